@@ -1,0 +1,92 @@
+package dev.vswitch.nativeio;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * Non-blocking eventfds as used for vhost-user kick/call notification. {@link #signal} is on the data path, so it
+ * allocates nothing and never throws.
+ */
+public final class EventFd
+{
+    /** The 8-byte value 1 that every signal writes; it never changes, so one static buffer serves all threads. */
+    private static final Memory ONE = new Memory(Long.BYTES);
+    private static final long ONE_ADDRESS;
+
+    /** drain() needs a destination per thread because concurrent reads would race on a shared one. */
+    private static final ThreadLocal<Memory> DRAIN_BUFFER = ThreadLocal.withInitial(() -> new Memory(Long.BYTES));
+
+    static
+    {
+        ONE.setLong(0, 1L);
+        ONE_ADDRESS = Pointer.nativeValue(ONE);
+    }
+
+    private EventFd()
+    {
+    }
+
+    /** {@code eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)}. */
+    public static int create() throws IOException
+    {
+        try
+        {
+            return LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+        }
+        catch (final LastErrorException ex)
+        {
+            throw new ErrnoException("eventfd", ex.getErrorCode());
+        }
+    }
+
+    /**
+     * Add 1 to the counter, waking any poller. Best effort: EAGAIN (counter saturated, so the reader is already due a
+     * wakeup) is ignored, and so are other errors, since the data path has no one to report them to and a lost
+     * wakeup on a dead fd is harmless. EINTR is retried.
+     */
+    public static void signal(final int fd)
+    {
+        while (LibC.Raw.write(fd, ONE_ADDRESS, Long.BYTES) < 0 && Errno.last() == Errno.EINTR)
+        {
+            // interrupted before writing anything: retry
+        }
+    }
+
+    /**
+     * Read and reset the counter without blocking.
+     *
+     * @return the accumulated count, or 0 if nothing was pending.
+     * @throws UncheckedIOException for errors other than EAGAIN (e.g. EBADF), which indicate a caller bug.
+     */
+    public static long drain(final int fd)
+    {
+        final Memory value = DRAIN_BUFFER.get();
+        final long address = Pointer.nativeValue(value);
+        while (true)
+        {
+            final long bytes = LibC.Raw.read(fd, address, Long.BYTES);
+            if (bytes == Long.BYTES)
+            {
+                return value.getLong(0);
+            }
+            if (bytes >= 0)
+            {
+                // An eventfd read is all 8 bytes or an error; anything else means fd is some other kind of file.
+                throw new UncheckedIOException(new IOException("fd " + fd + " is not an eventfd (read " + bytes + ")"));
+            }
+            final int errno = Errno.last();
+            if (errno == Errno.EAGAIN)
+            {
+                return 0;
+            }
+            if (errno != Errno.EINTR)
+            {
+                throw new UncheckedIOException(new ErrnoException("read(eventfd " + fd + ")", errno));
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.vswitch.pipeline;
+
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * One frame in flight through the pipeline. Pre-allocated in the Disruptor ring and reused: the frame itself is
+ * never copied into the event, only described as a scatter list of host addresses (guest memory of the source
+ * port, or a buffer the source port owns). The destination copies straight from those segments, so a frame is
+ * copied exactly once between guests.
+ */
+public final class PacketEvent
+{
+    /** Longest scatter list a source may describe; longer chains are dropped at the source. */
+    public static final int MAX_SEGMENTS = 64;
+    /** Bytes of the frame's head copied out for parsing (covers Ethernet + 2 VLAN tags + IPv6 + L4 ports). */
+    public static final int HEADER_BYTES = 128;
+
+    public static final int OUT_UNDECIDED = -1;
+    public static final int OUT_FLOOD = -2;
+    public static final int OUT_DROP = -3;
+
+    // --- set by the source port
+    public int inPort;
+    /** Source-private completion cookie (e.g. the TX descriptor head), handed back in {@link SwitchPort#complete}. */
+    public int completionToken;
+    public int completionQueue;
+    public final long[] segAddress = new long[MAX_SEGMENTS];
+    public final int[] segLength = new int[MAX_SEGMENTS];
+    public int segCount;
+    public int frameLength;
+    /** Non-zero when the source already decided to drop (bad chain, bad header); stages are skipped. */
+    public int sourceDropReason;
+
+    // --- virtio_net_hdr of the source, carried for offloads
+    public int vnetFlags;
+    public int gsoType;
+    public int hdrLen;
+    public int gsoSize;
+    public int csumStart;
+    public int csumOffset;
+
+    // --- set by classify
+    /** First min(frameLength, HEADER_BYTES) bytes of the frame, off-heap so parsing is plain loads. */
+    public final UnsafeBuffer head = new UnsafeBuffer(BufferUtil.allocateDirectAligned(HEADER_BYTES, 64));
+    public int headLength;
+    public long dstMac;
+    public long srcMac;
+    /** Ethertype after any VLAN tags. */
+    public int etherType;
+    /** VLAN id of the outer 802.1Q tag, 0 when untagged. */
+    public int vlanId;
+    public int l3Offset;
+    public int l4Protocol;
+    public int l4Offset;
+    public int packetFlags;
+
+    // --- verdict
+    public int outPort;
+    public int dropReason;
+
+    public static final int FLAG_MULTICAST = 1;       // includes broadcast
+    public static final int FLAG_BROADCAST = 1 << 1;
+    public static final int FLAG_VLAN = 1 << 2;
+    public static final int FLAG_ARP = 1 << 3;
+    public static final int FLAG_IPV4 = 1 << 4;
+    public static final int FLAG_IPV6 = 1 << 5;
+    public static final int FLAG_TRUNCATED_L3 = 1 << 6;
+
+    /** Resets per-frame state; called by the source before filling a claimed event. */
+    public void reset(final int inPort)
+    {
+        this.inPort = inPort;
+        completionToken = 0;
+        completionQueue = 0;
+        segCount = 0;
+        frameLength = 0;
+        sourceDropReason = 0;
+        vnetFlags = 0;
+        gsoType = 0;
+        hdrLen = 0;
+        gsoSize = 0;
+        csumStart = 0;
+        csumOffset = 0;
+        headLength = 0;
+        dstMac = 0;
+        srcMac = 0;
+        etherType = 0;
+        vlanId = 0;
+        l3Offset = 0;
+        l4Protocol = 0;
+        l4Offset = 0;
+        packetFlags = 0;
+        outPort = OUT_UNDECIDED;
+        dropReason = 0;
+    }
+
+    /** Appends a segment; returns false when the scatter list is full. */
+    public boolean addSegment(final long address, final int length)
+    {
+        if (segCount == MAX_SEGMENTS)
+        {
+            return false;
+        }
+        segAddress[segCount] = address;
+        segLength[segCount] = length;
+        segCount++;
+        frameLength += length;
+        return true;
+    }
+
+    public void drop(final int reason)
+    {
+        outPort = OUT_DROP;
+        dropReason = reason;
+    }
+
+    public boolean isDropped()
+    {
+        return outPort == OUT_DROP;
+    }
+}

@@ -1,0 +1,135 @@
+package dev.vswitch.pipeline;
+
+import com.lmax.disruptor.BusySpinWaitStrategy;
+import com.lmax.disruptor.EventPoller;
+import com.lmax.disruptor.RingBuffer;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+import org.agrona.concurrent.Agent;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A poll-mode driver thread's duty cycle, run to completion: each round takes up to a burst from every port into
+ * the Disruptor ring, runs the stages over everything published (the same thread, through an {@link EventPoller}),
+ * then flushes every port so used-ring updates and interrupts go out once per round, not once per frame.
+ * <p>
+ * The round counter doubles as a quiescence barrier for the control plane ({@link DatapathBarrier}).
+ */
+public final class PmdAgent implements Agent, DatapathBarrier
+{
+    private static final long QUIESCE_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    private final String name;
+    private final SwitchPort[] ports;
+    private final RingBuffer<PacketEvent> ring;
+    private final EventPoller<PacketEvent> poller;
+    private final PacketPublisher publisher;
+    private final PipelineHandler handler;
+    private final int burst;
+    private final AtomicLong rounds = new AtomicLong();
+    private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
+    private volatile Thread thread;
+
+    public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final int ringSize,
+        final int burst)
+    {
+        this.name = name;
+        this.ports = ports;
+        this.burst = burst;
+        this.ring = RingBuffer.createSingleProducer(PacketEvent::new, ringSize, new BusySpinWaitStrategy());
+        this.poller = ring.newPoller();
+        ring.addGatingSequences(poller.getSequence());
+        this.publisher = new PacketPublisher(ring);
+        this.handler = new PipelineHandler(stages, ports);
+    }
+
+    @Override
+    public void onStart()
+    {
+        thread = Thread.currentThread();
+    }
+
+    @Override
+    public int doWork() throws Exception
+    {
+        final long start = System.nanoTime();
+        int received = 0;
+        final SwitchPort[] ports = this.ports;
+        for (int i = 0; i < ports.length; i++)
+        {
+            final int budget = Math.min(burst, publisher.remaining());
+            if (budget == 0)
+            {
+                break;
+            }
+            received += ports[i].receive(publisher, budget);
+        }
+        if (received > 0)
+        {
+            poller.poll(handler);
+        }
+        for (int i = 0; i < ports.length; i++)
+        {
+            ports[i].flush();
+        }
+        rounds.lazySet(rounds.get() + 1);
+        if (received > 0)
+        {
+            // Every frame of the round waited at most this long between being polled and its used-ring publish.
+            latency.recordValueWithCount(System.nanoTime() - start, received);
+        }
+        return received;
+    }
+
+    @Override
+    public void onClose()
+    {
+        thread = null;
+    }
+
+    @Override
+    public String roleName()
+    {
+        return name;
+    }
+
+    @Override
+    public void awaitQuiescent()
+    {
+        final Thread pmd = thread;
+        if (pmd == null || pmd == Thread.currentThread())
+        {
+            return;
+        }
+        // Two increments: the round in progress when the caller withdrew its state may have read it; the next
+        // one started after the withdrawal and cannot.
+        final long target = rounds.get() + 2;
+        final long deadline = System.nanoTime() + QUIESCE_TIMEOUT_NANOS;
+        while (rounds.get() < target)
+        {
+            if (thread == null)
+            {
+                return;
+            }
+            if (System.nanoTime() > deadline)
+            {
+                throw new IllegalStateException(name + ": data path did not finish a round within 5 s");
+            }
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+    }
+
+    public long rounds()
+    {
+        return rounds.get();
+    }
+
+    /** Poll-to-publish latency since the previous call (nanoseconds). Allocates; call from the stats thread. */
+    public Histogram intervalLatency()
+    {
+        return latency.getIntervalHistogram();
+    }
+}

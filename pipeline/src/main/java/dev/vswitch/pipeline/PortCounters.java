@@ -1,0 +1,78 @@
+package dev.vswitch.pipeline;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Per-port counters. Written by the one PMD thread that owns the port's data path, read by the stats printer and
+ * tests from other threads: opaque accesses keep each long whole without paying for a fence per packet.
+ */
+public final class PortCounters
+{
+    public static final int RX_PACKETS = 0;   // frames the switch took from the port (guest TX)
+    public static final int RX_BYTES = 1;
+    public static final int TX_PACKETS = 2;   // frames the switch delivered to the port (guest RX)
+    public static final int TX_BYTES = 3;
+    public static final int FLOODED = 4;      // frames from this port that were flooded
+    public static final int UNICAST = 5;      // frames from this port forwarded to one known port
+    public static final int INTERRUPTS = 6;   // call eventfd writes
+    public static final int RX_RETRIES = 7;   // destination ring re-checks while it was full
+    private static final int DROPS_BASE = 8;  // + DropReason, counted at the port where the drop happened
+    private static final int COUNT = DROPS_BASE + DropReason.COUNT;
+
+    private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
+    private final long[] values = new long[COUNT];
+
+    public void add(final int counter, final long delta)
+    {
+        VALUES.setOpaque(values, counter, (long)VALUES.getOpaque(values, counter) + delta);
+    }
+
+    public void increment(final int counter)
+    {
+        add(counter, 1);
+    }
+
+    public void drop(final int reason)
+    {
+        add(DROPS_BASE + reason, 1);
+    }
+
+    public long get(final int counter)
+    {
+        return (long)VALUES.getOpaque(values, counter);
+    }
+
+    public long drops(final int reason)
+    {
+        return get(DROPS_BASE + reason);
+    }
+
+    public long totalDrops()
+    {
+        long sum = 0;
+        for (int r = 1; r < DropReason.COUNT; r++)
+        {
+            sum += drops(r);
+        }
+        return sum;
+    }
+
+    /** One line for logs: rx/tx packets, flooding, and the non-zero drop reasons. */
+    public String summary()
+    {
+        final StringBuilder sb = new StringBuilder(128);
+        sb.append("rx=").append(get(RX_PACKETS)).append(" tx=").append(get(TX_PACKETS))
+            .append(" flooded=").append(get(FLOODED)).append(" unicast=").append(get(UNICAST))
+            .append(" irqs=").append(get(INTERRUPTS)).append(" drops=").append(totalDrops());
+        for (int r = 1; r < DropReason.COUNT; r++)
+        {
+            final long d = drops(r);
+            if (d != 0)
+            {
+                sb.append(' ').append(DropReason.name(r)).append('=').append(d);
+            }
+        }
+        return sb.toString();
+    }
+}

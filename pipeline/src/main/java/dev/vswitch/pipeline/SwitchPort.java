@@ -1,0 +1,39 @@
+package dev.vswitch.pipeline;
+
+/**
+ * A port as the data path sees it. All methods except {@link #name()}, {@link #id()} and {@link #counters()} are
+ * called only from the PMD thread that owns the port; implementations need no locking on them.
+ * "Receive" is from the switch's point of view: frames the port hands to the switch (a guest's TX ring).
+ */
+public interface SwitchPort
+{
+    int id();
+
+    String name();
+
+    /**
+     * Claims up to {@code budget} frames from the port and publishes them. The budget bounds the work one port can
+     * do per round, so a busy or hostile peer cannot starve the others.
+     *
+     * @return frames published.
+     */
+    int receive(PacketPublisher publisher, int budget);
+
+    /**
+     * Copies the frame described by {@code event} into the port (a guest's RX ring). Called once per destination.
+     *
+     * @return true if delivered; false if dropped (and counted here).
+     */
+    boolean transmit(PacketEvent event);
+
+    /** The pipeline is done with a frame this port received: give its buffers back to the source. */
+    void complete(PacketEvent event);
+
+    /** End of a PMD round: publish batched ring updates and send the notifications the peer asked for. */
+    void flush();
+
+    /** True when the port can currently take frames (used to skip it when flooding). */
+    boolean isUp();
+
+    PortCounters counters();
+}

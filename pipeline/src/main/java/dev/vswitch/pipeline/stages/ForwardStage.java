@@ -1,0 +1,70 @@
+package dev.vswitch.pipeline.stages;
+
+import dev.vswitch.pipeline.DropReason;
+import dev.vswitch.pipeline.PacketEvent;
+import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.Stage;
+import dev.vswitch.pipeline.SwitchPort;
+
+/**
+ * Delivers a frame: to the port an earlier stage chose, else to the port its destination MAC was learned on;
+ * broadcast, multicast and unknown unicast are flooded to every other port that is up. Delivery is the copy
+ * into the destination (see {@link SwitchPort#transmit}), so this is the last stage.
+ */
+public final class ForwardStage implements Stage
+{
+    public static final String NAME = "forward";
+    private final MacTable table;
+    private final SwitchPort[] ports;
+
+    public ForwardStage(final MacTable table, final SwitchPort[] ports)
+    {
+        this.table = table;
+        this.ports = ports;
+    }
+
+    @Override
+    public String name()
+    {
+        return NAME;
+    }
+
+    @Override
+    public void process(final PacketEvent e)
+    {
+        int out = e.outPort;
+        if (out == PacketEvent.OUT_UNDECIDED)
+        {
+            out = (e.packetFlags & PacketEvent.FLAG_MULTICAST) != 0 ?
+                PacketEvent.OUT_FLOOD : table.lookup(e.vlanId, e.dstMac);
+            if (out == MacTable.NO_PORT)
+            {
+                out = PacketEvent.OUT_FLOOD;
+            }
+        }
+
+        final PortCounters in = ports[e.inPort].counters();
+        if (out == PacketEvent.OUT_FLOOD)
+        {
+            in.increment(PortCounters.FLOODED);
+            for (final SwitchPort port : ports)
+            {
+                if (port.id() != e.inPort && port.isUp())
+                {
+                    port.transmit(e);
+                }
+            }
+        }
+        else if (out == e.inPort)
+        {
+            e.drop(DropReason.HAIRPIN);
+            in.drop(DropReason.HAIRPIN);
+        }
+        else if (out >= 0 && out < ports.length)
+        {
+            in.increment(PortCounters.UNICAST);
+            ports[out].transmit(e);
+        }
+        e.outPort = out;
+    }
+}

@@ -1,0 +1,31 @@
+package dev.vswitch.pipeline.stages;
+
+import dev.vswitch.pipeline.PacketEvent;
+import dev.vswitch.pipeline.Stage;
+
+/** Learns source MACs per VLAN. Multicast sources are never learned (they are not valid station addresses). */
+public final class MacLearningStage implements Stage
+{
+    public static final String NAME = "mac-learning";
+    private final MacTable table;
+
+    public MacLearningStage(final MacTable table)
+    {
+        this.table = table;
+    }
+
+    @Override
+    public String name()
+    {
+        return NAME;
+    }
+
+    @Override
+    public void process(final PacketEvent e)
+    {
+        if ((e.srcMac & 0x0100_0000_0000L) == 0)
+        {
+            table.learn(e.vlanId, e.srcMac, e.inPort);
+        }
+    }
+}

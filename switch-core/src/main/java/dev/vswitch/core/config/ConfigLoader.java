@@ -1,0 +1,328 @@
+package dev.vswitch.core.config;
+
+import java.io.IOException;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.composer.Composer;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.parser.ParserImpl;
+import org.yaml.snakeyaml.reader.StreamReader;
+import org.yaml.snakeyaml.resolver.Resolver;
+
+/**
+ * Reads the switch's YAML configuration (see {@code config/switch.yaml} for the schema).
+ *
+ * <p>The YAML is only <em>composed</em> into a node tree (no object construction of any kind) and
+ * then validated field by field, so every error names the field path and its line.
+ */
+public final class ConfigLoader {
+    /** A unix socket path must fit in sun_path (108 bytes) including the terminating NUL. */
+    static final int MAX_SOCKET_PATH_BYTES = 107;
+
+    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb");
+    private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
+    private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
+    private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
+    private static final List<String> PORT_KEYS = concat(COMMON_PORT_KEYS, VHOST_USER_KEYS, TAP_KEYS);
+    private static final List<String> DATAPATH_KEYS =
+            List.of("cpus", "burst", "ring-size", "idle", "max-park-us", "rx-retries");
+    private static final List<String> STATS_KEYS = List.of("interval-seconds");
+    private static final List<String> FDB_KEYS = List.of("size", "file");
+
+    private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
+    private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
+    private static final Pattern MAC = Pattern.compile("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}");
+
+    /** A socket directory to create once the whole file has been validated. */
+    private record MissingDir(NodeReader field, Path dir) {}
+
+    private ConfigLoader() {}
+
+    /** Loads {@code file}; socket parent directories must already exist. */
+    public static SwitchConfig load(Path file) throws ConfigException {
+        return load(file, false);
+    }
+
+    /**
+     * Loads {@code file} (UTF-8). With {@code createSocketDirs}, missing parent directories of
+     * vhost-user sockets are created (after the whole file validated) instead of being an error.
+     */
+    public static SwitchConfig load(Path file, boolean createSocketDirs) throws ConfigException {
+        String source = file.toString();
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(source, "file not found", e);
+        } catch (MalformedInputException e) {
+            throw new ConfigException(source, "file is not valid UTF-8", e);
+        } catch (IOException e) {
+            throw new ConfigException(source, "cannot read file: " + e, e);
+        }
+        return parse(text, source, createSocketDirs);
+    }
+
+    /** Parses YAML text; {@code sourceName} prefixes every error message. Socket directories must exist. */
+    public static SwitchConfig parse(String yaml, String sourceName) throws ConfigException {
+        return parse(yaml, sourceName, false);
+    }
+
+    private static SwitchConfig parse(String yaml, String source, boolean createSocketDirs) throws ConfigException {
+        Node document = compose(yaml, source);
+        if (document == null || (document instanceof ScalarNode scalar && scalar.getTag().equals(Tag.NULL))) {
+            throw new ConfigException(source, 1, "", "configuration is empty; expected a mapping with at least 'ports'");
+        }
+        NodeReader root = NodeReader.root(source, document);
+        if (!(document instanceof MappingNode)) {
+            throw root.error("the top level must be a mapping with keys " + String.join(", ", ROOT_KEYS)
+                    + "; got " + NodeReader.describe(document));
+        }
+        root.mapping().allowOnly(ROOT_KEYS);
+
+        List<MissingDir> missingDirs = new ArrayList<>();
+        List<PortConfig> ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null);
+        SwitchConfig config = new SwitchConfig(ports, datapath(root.get("datapath").optionalMapping()),
+                stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping()));
+
+        for (MissingDir missing : missingDirs) {
+            try {
+                Files.createDirectories(missing.dir());
+            } catch (IOException e) {
+                throw missing.field().error("cannot create directory " + missing.dir() + ": " + e);
+            }
+        }
+        return config;
+    }
+
+    private static Node compose(String yaml, String source) throws ConfigException {
+        LoaderOptions options = new LoaderOptions();
+        try {
+            return new Composer(new ParserImpl(new StreamReader(yaml), options), new Resolver(), options)
+                    .getSingleNode();
+        } catch (MarkedYAMLException e) {
+            Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+            String detail = "YAML syntax error: " + e.getProblem();
+            if (e.getContext() != null) {
+                Mark context = e.getContextMark();
+                detail = "YAML syntax error: " + e.getContext()
+                        + (context != null ? " (line " + (context.getLine() + 1) + ")" : "") + ": " + e.getProblem();
+            }
+            ConfigException error = new ConfigException(source, mark == null ? 1 : mark.getLine() + 1, "", detail);
+            error.initCause(e);
+            throw error;
+        } catch (YAMLException e) {
+            throw new ConfigException(source, "invalid YAML: " + e.getMessage(), e);
+        }
+    }
+
+    // ---- ports ----
+
+    private static List<PortConfig> ports(NodeReader field, List<MissingDir> missingDirs) throws ConfigException {
+        List<NodeReader> items = field.list();
+        if (items.isEmpty()) {
+            throw field.error("at least one port is required");
+        }
+        Map<String, Integer> names = new HashMap<>();
+        Map<String, Integer> ifnames = new HashMap<>();
+        Map<Path, Integer> sockets = new HashMap<>();
+        List<PortConfig> ports = new ArrayList<>();
+        for (NodeReader item : items) {
+            PortConfig port = port(item.mapping(), missingDirs);
+            unique(names, port.name(), item.get("name"), "port name '" + port.name() + "'");
+            if (port.socket() != null) {
+                unique(sockets, port.socket().toAbsolutePath().normalize(), item.get("socket"),
+                        "socket " + port.socket());
+            }
+            if (port.ifname() != null) {
+                unique(ifnames, port.ifname(), item.get("ifname"), "ifname '" + port.ifname() + "'");
+            }
+            ports.add(port);
+        }
+        return ports;
+    }
+
+    private static PortConfig port(NodeReader port, List<MissingDir> missingDirs) throws ConfigException {
+        port.allowOnly(PORT_KEYS);
+        NodeReader nameField = port.get("name");
+        String name = nameField.string();
+        if (!PORT_NAME.matcher(name).matches()) {
+            throw nameField.error("must be 1-32 characters of A-Z a-z 0-9 _ . -, got '" + name + "'");
+        }
+        PortType type = port.get("type").choice(PortType.class);
+        PortType otherType = type == PortType.VHOST_USER ? PortType.TAP : PortType.VHOST_USER;
+        List<String> otherKeys = type == PortType.VHOST_USER ? TAP_KEYS : VHOST_USER_KEYS;
+        for (String key : port.keys()) {
+            if (otherKeys.contains(key)) {
+                throw port.keyError(key, "not allowed on a " + NodeReader.yamlName(type) + " port (only for "
+                        + NodeReader.yamlName(otherType) + " ports)");
+            }
+        }
+        int mtu = port.get("mtu").integer(68, 65535, PortConfig.DEFAULT_MTU);
+
+        if (type == PortType.TAP) {
+            String ifname = ifname(port.get("ifname"));
+            String mac = port.get("mac").isPresent() ? mac(port.get("mac")) : null;
+            boolean up = port.get("up").bool(true);
+            return new PortConfig(name, type, null, null, PortConfig.DEFAULT_RECONNECT_MILLIS, ifname, mtu, mac, up);
+        }
+        Path socket = socket(port.get("socket"), missingDirs);
+        SocketMode mode = port.get("mode").choice(SocketMode.class, SocketMode.SERVER);
+        NodeReader reconnect = port.get("reconnect-ms");
+        if (reconnect.isPresent() && mode != SocketMode.CLIENT) {
+            throw port.keyError("reconnect-ms", "only applies to mode: client");
+        }
+        int reconnectMillis = reconnect.integer(10, 60_000, PortConfig.DEFAULT_RECONNECT_MILLIS);
+        return new PortConfig(name, type, socket, mode, reconnectMillis, null, mtu, null, true);
+    }
+
+    private static Path socket(NodeReader field, List<MissingDir> missingDirs) throws ConfigException {
+        Path socket = path(field);
+        int bytes = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_SOCKET_PATH_BYTES) {
+            throw field.error("path is " + bytes + " bytes long; a unix socket path may have at most "
+                    + MAX_SOCKET_PATH_BYTES);
+        }
+        Path dir = socket.toAbsolutePath().getParent();
+        if (missingDirs != null && !Files.exists(dir)) {
+            missingDirs.add(new MissingDir(field, dir));
+            return socket;
+        }
+        requireDirectory(field, dir);
+        return socket;
+    }
+
+    private static String ifname(NodeReader field) throws ConfigException {
+        String ifname = field.string();
+        if (!IFNAME.matcher(ifname).matches() || ifname.equals(".") || ifname.equals("..")) {
+            throw field.error("must be an interface name of 1-15 characters of A-Z a-z 0-9 _ . -, got '"
+                    + ifname + "'");
+        }
+        return ifname;
+    }
+
+    private static String mac(NodeReader field) throws ConfigException {
+        String mac = field.string();
+        if (!MAC.matcher(mac).matches()) {
+            throw field.error("expected a MAC address like 02:00:00:00:00:01, got '" + mac + "'");
+        }
+        if ((Integer.parseInt(mac.substring(0, 2), 16) & 1) != 0) {
+            throw field.error("must be a unicast MAC address (first octet even), got " + mac);
+        }
+        if (mac.equals("00:00:00:00:00:00")) {
+            throw field.error("must not be all zeros");
+        }
+        return mac.toLowerCase(Locale.ROOT);
+    }
+
+    // ---- other sections ----
+
+    private static DatapathConfig datapath(NodeReader datapath) throws ConfigException {
+        datapath.allowOnly(DATAPATH_KEYS);
+        int[] cpus = cpus(datapath.get("cpus"));
+        int burst = datapath.get("burst").integer(1, 256, DatapathConfig.DEFAULT_BURST);
+        NodeReader ringField = datapath.get("ring-size");
+        int ringSize = ringField.integer(64, 65536, DatapathConfig.DEFAULT_RING_SIZE);
+        if (Integer.bitCount(ringSize) != 1) {
+            throw ringField.error("must be a power of two, got " + ringSize);
+        }
+        IdleMode idle = datapath.get("idle").choice(IdleMode.class, DatapathConfig.DEFAULT_IDLE);
+        int maxPark = datapath.get("max-park-us").integer(1, 100_000, DatapathConfig.DEFAULT_MAX_PARK_MICROS);
+        int rxRetries = datapath.get("rx-retries").integer(0, 64, DatapathConfig.DEFAULT_RX_RETRIES);
+        return new DatapathConfig(cpus, burst, ringSize, idle, maxPark, rxRetries);
+    }
+
+    private static int[] cpus(NodeReader field) throws ConfigException {
+        if (!field.isPresent()) {
+            return new int[] {DatapathConfig.DEFAULT_CPU};
+        }
+        List<NodeReader> items = field.list();
+        if (items.isEmpty()) {
+            throw field.error("at least one CPU is required");
+        }
+        int[] cpus = new int[items.size()];
+        Map<Integer, Integer> seen = new HashMap<>();
+        for (int i = 0; i < cpus.length; i++) {
+            cpus[i] = items.get(i).integer(0, 1023);
+            unique(seen, cpus[i], items.get(i), "CPU " + cpus[i]);
+        }
+        return cpus;
+    }
+
+    private static StatsConfig stats(NodeReader stats) throws ConfigException {
+        stats.allowOnly(STATS_KEYS);
+        return new StatsConfig(stats.get("interval-seconds").integer(0, 3600, StatsConfig.DEFAULT_INTERVAL_SECONDS));
+    }
+
+    private static FdbConfig fdb(NodeReader fdb) throws ConfigException {
+        fdb.allowOnly(FDB_KEYS);
+        int size = fdb.get("size").integer(16, 16_777_216, FdbConfig.DEFAULT_SIZE);
+        NodeReader fileField = fdb.get("file");
+        Path file = null;
+        if (fileField.isPresent()) {
+            file = path(fileField);
+            requireDirectory(fileField, file.toAbsolutePath().getParent());
+        }
+        return new FdbConfig(size, file);
+    }
+
+    // ---- helpers ----
+
+    /** A file path (not an existing directory). */
+    private static Path path(NodeReader field) throws ConfigException {
+        String text = field.string();
+        Path path;
+        try {
+            path = Path.of(text);
+        } catch (InvalidPathException e) {
+            throw field.error("invalid path '" + text + "': " + e.getReason());
+        }
+        if (Files.isDirectory(path)) {
+            throw field.error(path + " is a directory; expected a file path");
+        }
+        return path;
+    }
+
+    private static void requireDirectory(NodeReader field, Path dir) throws ConfigException {
+        if (!Files.exists(dir)) {
+            throw field.error("directory " + dir + " does not exist");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw field.error(dir + " is not a directory");
+        }
+    }
+
+    /** Records {@code key} at {@code field}'s line; a repeat is an error naming both lines. */
+    private static <K> void unique(Map<K, Integer> seen, K key, NodeReader field, String what)
+            throws ConfigException {
+        Integer first = seen.putIfAbsent(key, field.line());
+        if (first != null) {
+            throw field.error("duplicate " + what + " (already used at line " + first + ")");
+        }
+    }
+
+    @SafeVarargs
+    private static List<String> concat(List<String>... lists) {
+        List<String> all = new ArrayList<>();
+        for (List<String> list : lists) {
+            all.addAll(list);
+        }
+        return List.copyOf(all);
+    }
+}

@@ -1,0 +1,57 @@
+package dev.vswitch.core.config;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Datapath threading and batching. {@code cpus} is defensively copied; equality compares its contents.
+ *
+ * @param cpus            CPUs to pin datapath threads to (non-empty, unique)
+ * @param burst           packets moved per poll
+ * @param ringSize        Disruptor ring size (power of two)
+ * @param idle            what to do when idle
+ * @param maxParkMicros   longest park in {@link IdleMode#BACKOFF}
+ * @param rxRetries       retries when a destination RX ring is full before dropping
+ */
+public record DatapathConfig(int[] cpus, int burst, int ringSize, IdleMode idle, int maxParkMicros, int rxRetries) {
+
+    public static final int DEFAULT_CPU = 1;
+    public static final int DEFAULT_BURST = 32;
+    public static final int DEFAULT_RING_SIZE = 1024;
+    public static final IdleMode DEFAULT_IDLE = IdleMode.BACKOFF;
+    public static final int DEFAULT_MAX_PARK_MICROS = 100;
+    public static final int DEFAULT_RX_RETRIES = 4;
+
+    public DatapathConfig {
+        cpus = cpus.clone();
+        Objects.requireNonNull(idle, "idle");
+    }
+
+    public static DatapathConfig defaults() {
+        return new DatapathConfig(new int[] {DEFAULT_CPU}, DEFAULT_BURST, DEFAULT_RING_SIZE, DEFAULT_IDLE,
+                DEFAULT_MAX_PARK_MICROS, DEFAULT_RX_RETRIES);
+    }
+
+    @Override
+    public int[] cpus() {
+        return cpus.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof DatapathConfig d && Arrays.equals(cpus, d.cpus) && burst == d.burst
+                && ringSize == d.ringSize && idle == d.idle && maxParkMicros == d.maxParkMicros
+                && rxRetries == d.rxRetries;
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * Arrays.hashCode(cpus) + Objects.hash(burst, ringSize, idle, maxParkMicros, rxRetries);
+    }
+
+    @Override
+    public String toString() {
+        return "DatapathConfig[cpus=" + Arrays.toString(cpus) + ", burst=" + burst + ", ringSize=" + ringSize
+                + ", idle=" + idle + ", maxParkMicros=" + maxParkMicros + ", rxRetries=" + rxRetries + "]";
+    }
+}

@@ -1,0 +1,353 @@
+package dev.vswitch.vhost;
+
+import dev.vswitch.nativeio.EventFd;
+import org.agrona.UnsafeAccess;
+import sun.misc.Unsafe;
+
+import java.lang.invoke.VarHandle;
+
+import static dev.vswitch.vhost.VirtioNet.DESC_F_INDIRECT;
+import static dev.vswitch.vhost.VirtioNet.DESC_F_NEXT;
+import static dev.vswitch.vhost.VirtioNet.DESC_F_WRITE;
+
+/**
+ * The device side of one split virtqueue (virtio 1.2, 2.7), laid over guest memory. One thread (the PMD) drives
+ * it; the guest driver runs concurrently on the other side of the shared memory, so:
+ * <ul>
+ * <li>avail->idx is read with acquire semantics, then each descriptor field is read once into a local (a guest
+ * can rewrite a descriptor while we look at it);</li>
+ * <li>used elements are written straight into the used ring but published with a single 16-bit release store of
+ * used->idx per flush (one per PMD round), never a wider or split write;</li>
+ * <li>a full fence separates that store from reading used_event / avail->flags for the interrupt decision.</li>
+ * </ul>
+ * Chain walks stop at the ring size (the indirect table size for indirect chains), so a looping or endless chain
+ * costs the guest its packet, never the switch a hang.
+ */
+public final class SplitVirtqueue
+{
+    /** Largest indirect table accepted, in descriptors (QEMU and Linux never exceed the 1024-entry queue max). */
+    public static final int MAX_INDIRECT = 1024;
+    /** Largest byte count a single chain may describe (a 64 KB TSO frame plus header fits). */
+    public static final long MAX_CHAIN_BYTES = 256 * 1024;
+
+    public static final int ERR_HEAD = -1;
+    public static final int ERR_INDEX = -2;
+    public static final int ERR_LOOP = -3;
+    public static final int ERR_ADDRESS = -4;
+    public static final int ERR_INDIRECT = -5;
+    public static final int ERR_DIRECTION = -6;
+    public static final int ERR_TOO_LONG = -7;
+    public static final int ERR_SEGMENTS = -8;
+
+    private static final Unsafe U = UnsafeAccess.UNSAFE;
+
+    private final int size;
+    private final int mask;
+    private final long desc;
+    private final long avail;
+    private final long used;
+    private final GuestMemoryTable memory;
+    private final boolean eventIdx;
+    private volatile int callFd;
+
+    private int lastAvail;
+    private int usedIdx;
+    private int pendingUsed;
+    private int lastCheckedUsed;
+    private long chainBytes;
+    private boolean broken;
+    private long interrupts;
+
+    /**
+     * @param desc  host address of the descriptor table (16 * size bytes, already bounds-checked)
+     * @param avail host address of the avail ring (6 + 2 * size bytes)
+     * @param used  host address of the used ring (6 + 8 * size bytes)
+     * @param base  next avail index to process (SET_VRING_BASE); used->idx continues from the same value
+     */
+    public SplitVirtqueue(final int size, final long desc, final long avail, final long used,
+        final GuestMemoryTable memory, final boolean eventIdx, final int callFd, final int base)
+    {
+        if (size <= 0 || size > VirtioNet.MAX_QUEUE_SIZE || (size & (size - 1)) != 0)
+        {
+            throw new IllegalArgumentException("queue size " + size + " is not a power of two <= 32768");
+        }
+        this.size = size;
+        this.mask = size - 1;
+        this.desc = desc;
+        this.avail = avail;
+        this.used = used;
+        this.memory = memory;
+        this.eventIdx = eventIdx;
+        this.callFd = callFd;
+        this.lastAvail = base & 0xffff;
+        this.usedIdx = base & 0xffff;
+        this.lastCheckedUsed = usedIdx;
+    }
+
+    public static long descTableBytes(final int size)
+    {
+        return 16L * size;
+    }
+
+    public static long availRingBytes(final int size)
+    {
+        return 6L + 2L * size;
+    }
+
+    public static long usedRingBytes(final int size)
+    {
+        return 6L + 8L * size;
+    }
+
+    public int size()
+    {
+        return size;
+    }
+
+    /** Next avail index the device will process; what GET_VRING_BASE returns once the ring is stopped. */
+    public int lastAvailIndex()
+    {
+        return lastAvail;
+    }
+
+    public boolean isBroken()
+    {
+        return broken;
+    }
+
+    public long interrupts()
+    {
+        return interrupts;
+    }
+
+    /** A new call eventfd takes effect at the next flush. */
+    public void callFd(final int fd)
+    {
+        callFd = fd;
+    }
+
+    /**
+     * Tells the driver not to kick while we poll. Without EVENT_IDX that is the NO_NOTIFY flag; with it, the driver
+     * only kicks when its idx crosses avail_event, so we park avail_event just behind the index we have reached.
+     */
+    public void suppressKicks()
+    {
+        if (eventIdx)
+        {
+            putShortRelease(used + 4 + 8L * size, (lastAvail - 1) & 0xffff);
+        }
+        else
+        {
+            putShortRelease(used, VirtioNet.USED_F_NO_NOTIFY);
+        }
+    }
+
+    /**
+     * Descriptor chains the driver has made available and we have not taken. Marks the ring broken (and returns 0)
+     * if the driver claims more than the ring can hold.
+     */
+    public int available()
+    {
+        if (broken)
+        {
+            return 0;
+        }
+        final int idx = U.getShortVolatile(null, avail + 2) & 0xffff;   // acquire: ring entries read after this
+        final int n = (idx - lastAvail) & 0xffff;
+        if (n > size)
+        {
+            broken = true;
+            return 0;
+        }
+        return n;
+    }
+
+    /** Takes the next available head; returns {@link #ERR_HEAD} (and breaks the ring) for an index >= size. */
+    public int pop()
+    {
+        final int head = U.getShort(avail + 4 + 2L * (lastAvail & mask)) & 0xffff;
+        if (head >= size)
+        {
+            broken = true;
+            return ERR_HEAD;
+        }
+        lastAvail = (lastAvail + 1) & 0xffff;
+        return head;
+    }
+
+    /** Position to return to with {@link #rewind} if buffers taken for a frame turn out not to be usable. */
+    public int checkpoint()
+    {
+        return lastAvail;
+    }
+
+    public void rewind(final int checkpoint)
+    {
+        lastAvail = checkpoint;
+    }
+
+    /** Bytes described by the last successful {@link #walk}. */
+    public long chainBytes()
+    {
+        return chainBytes;
+    }
+
+    /**
+     * Translates the chain at {@code head} into host segments, appended from {@code first}.
+     *
+     * @param writable true for a receive (guest RX) chain, whose descriptors must all be device-writable; false for
+     *                 a transmit chain, whose descriptors must all be device-readable.
+     * @return the new segment count, or a negative ERR_* code.
+     */
+    public int walk(final int head, final long[] segAddress, final int[] segLength, final int first,
+        final boolean writable)
+    {
+        long table = desc;
+        int tableSize = size;
+        int index = head;
+        int hops = 0;
+        boolean indirect = false;
+        int segs = first;
+        long total = 0;
+        final int maxSegs = segAddress.length;
+
+        while (true)
+        {
+            if (index >= tableSize)
+            {
+                return ERR_INDEX;
+            }
+            if (++hops > tableSize)
+            {
+                return ERR_LOOP;
+            }
+            final long d = table + 16L * index;
+            // Each field read exactly once: the guest may be rewriting this descriptor right now.
+            long address = U.getLong(d);
+            final long length = U.getInt(d + 8) & 0xFFFF_FFFFL;
+            final int flags = U.getShort(d + 12) & 0xffff;
+            final int next = U.getShort(d + 14) & 0xffff;
+
+            if ((flags & DESC_F_INDIRECT) != 0)
+            {
+                if (indirect || (flags & DESC_F_NEXT) != 0 || length == 0 || (length & 15) != 0 ||
+                    length > 16L * MAX_INDIRECT)
+                {
+                    return ERR_INDIRECT;
+                }
+                final long hostTable = memory.gpaToHost(address, length);
+                if (hostTable == 0)
+                {
+                    return ERR_ADDRESS;
+                }
+                table = hostTable;
+                tableSize = (int)(length >>> 4);
+                index = 0;
+                hops = 0;
+                indirect = true;
+                continue;
+            }
+            if (((flags & DESC_F_WRITE) != 0) != writable)
+            {
+                return ERR_DIRECTION;
+            }
+            total += length;
+            if (total > MAX_CHAIN_BYTES)
+            {
+                return ERR_TOO_LONG;
+            }
+            long remaining = length;
+            while (remaining > 0)
+            {
+                final int r = memory.regionOf(address);
+                if (r < 0)
+                {
+                    return ERR_ADDRESS;
+                }
+                final long n = Math.min(remaining, memory.remaining(r, address));
+                if (segs == maxSegs)
+                {
+                    return ERR_SEGMENTS;
+                }
+                segAddress[segs] = memory.hostAddress(r, address);
+                segLength[segs] = (int)n;
+                segs++;
+                address += n;
+                remaining -= n;
+            }
+            if ((flags & DESC_F_NEXT) == 0)
+            {
+                chainBytes = total;
+                return segs;
+            }
+            index = next;
+        }
+    }
+
+    /** Returns a chain to the driver. Invisible to it until {@link #flush}. */
+    public void putUsed(final int head, final int length)
+    {
+        final long element = used + 4 + 8L * (usedIdx & mask);
+        U.putInt(element, head);
+        U.putInt(element + 4, length);
+        usedIdx = (usedIdx + 1) & 0xffff;
+        pendingUsed++;
+    }
+
+    public int pendingUsed()
+    {
+        return pendingUsed;
+    }
+
+    /**
+     * Publishes the used elements added since the last flush with one release store of used->idx, then interrupts
+     * the driver if, and only if, it asked to be: with EVENT_IDX when used->idx moved past used_event, otherwise
+     * when NO_INTERRUPT is clear.
+     *
+     * @return true if an interrupt was sent.
+     */
+    public boolean flush()
+    {
+        if (pendingUsed == 0)
+        {
+            return false;
+        }
+        pendingUsed = 0;
+        final int newUsed = usedIdx;
+        putShortRelease(used + 2, newUsed);
+        VarHandle.fullFence();   // the store above must be visible before we read what the driver wants
+
+        final int oldUsed = lastCheckedUsed;
+        lastCheckedUsed = newUsed;
+        final boolean notify;
+        if (eventIdx)
+        {
+            final int usedEvent = U.getShort(avail + 4 + 2L * size) & 0xffff;
+            notify = needEvent(usedEvent, newUsed, oldUsed);
+        }
+        else
+        {
+            notify = (U.getShort(avail) & VirtioNet.AVAIL_F_NO_INTERRUPT) == 0;
+        }
+        final int fd = callFd;
+        if (notify && fd >= 0)
+        {
+            EventFd.signal(fd);
+            interrupts++;
+            return true;
+        }
+        return false;
+    }
+
+    /** vring_need_event from the virtio spec: did the index move from old to new pass event? */
+    static boolean needEvent(final int event, final int newIdx, final int oldIdx)
+    {
+        return ((newIdx - event - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
+    }
+
+    private static void putShortRelease(final long address, final int value)
+    {
+        VarHandle.releaseFence();
+        U.putShort(address, (short)value);   // one aligned 16-bit store: never torn
+    }
+}

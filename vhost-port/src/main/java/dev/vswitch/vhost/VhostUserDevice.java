@@ -1,0 +1,500 @@
+package dev.vswitch.vhost;
+
+import dev.vswitch.nativeio.Fds;
+import dev.vswitch.pipeline.DatapathBarrier;
+import dev.vswitch.pipeline.Log;
+
+import static dev.vswitch.vhost.VhostUserMessage.*;
+import static dev.vswitch.vhost.VirtioNet.bit;
+import static dev.vswitch.vhost.VirtioNet.has;
+
+/**
+ * The vhost-user back-end state of one connection: negotiated features, the memory table and each vring's
+ * configuration. Messages arrive on the port's control thread; rings are handed to the data path only when fully
+ * configured, started and enabled, and withdrawn (with a quiescence wait) before anything they point at changes.
+ * <p>
+ * Treats every field as hostile: queue indices are checked before use, payload sizes are exact, fds a message
+ * does not take are left for the caller to close, and repeated messages replace (and free) what came before.
+ */
+public final class VhostUserDevice implements AutoCloseable
+{
+    /** One queue pair: 0 = guest RX (we write), 1 = guest TX (we read). */
+    public static final int MAX_QUEUES = 2;
+
+    public static final long OFFERED_FEATURES = bit(VirtioNet.F_VERSION_1) | bit(VirtioNet.F_RING_INDIRECT_DESC) |
+        bit(VirtioNet.F_RING_EVENT_IDX) | bit(VirtioNet.F_MRG_RXBUF) | bit(VirtioNet.F_PROTOCOL_FEATURES) |
+        bit(VirtioNet.F_MAC) | bit(VirtioNet.F_STATUS) | bit(27 /* ANY_LAYOUT */);
+    public static final long OFFERED_PROTOCOL_FEATURES =
+        bit(VirtioNet.PROTOCOL_F_MQ) | bit(VirtioNet.PROTOCOL_F_REPLY_ACK);
+
+    /** Where started rings go: the port's data path. */
+    public interface RingHost
+    {
+        /** Publishes (or, with null, withdraws) the ring the PMD uses for queue {@code index}. */
+        void publishRing(int index, SplitVirtqueue ring, int headerLength, boolean mergeable);
+    }
+
+    private static final class Vring
+    {
+        int num;
+        long descUva;
+        long usedUva;
+        long availUva;
+        boolean addressed;
+        int base;
+        int kickFd = -1;
+        int callFd = -1;
+        int errFd = -1;
+        boolean started;
+        boolean enabled;
+        SplitVirtqueue live;
+    }
+
+    private final String name;
+    private final RingHost host;
+    private final DatapathBarrier barrier;
+    private final Vring[] vrings = new Vring[MAX_QUEUES];
+    private long features;
+    private boolean featuresSet;
+    private long protocolFeatures;
+    private GuestMemoryTable memory;
+
+    public VhostUserDevice(final String name, final RingHost host, final DatapathBarrier barrier)
+    {
+        this.name = name;
+        this.host = host;
+        this.barrier = barrier;
+        for (int i = 0; i < MAX_QUEUES; i++)
+        {
+            vrings[i] = new Vring();
+        }
+    }
+
+    public long features()
+    {
+        return features;
+    }
+
+    public boolean replyAckNegotiated()
+    {
+        return has(protocolFeatures, VirtioNet.PROTOCOL_F_REPLY_ACK);
+    }
+
+    public boolean isRunning(final int queue)
+    {
+        return vrings[queue].live != null;
+    }
+
+    /**
+     * Handles one message. On return, if the message needs a reply, {@code msg} holds it (see
+     * {@link VhostUserMessage#startReply}) and the method returns its total length; otherwise 0.
+     *
+     * @throws VhostUserException for a message the back end rejects (the caller decides: nack or disconnect).
+     */
+    public int handle(final VhostUserMessage msg) throws VhostUserException
+    {
+        if ((msg.flags() & VERSION_MASK) != VERSION)
+        {
+            throw new VhostUserException("unsupported protocol version in flags 0x" + Integer.toHexString(msg.flags()));
+        }
+        final int request = msg.request();
+        switch (request)
+        {
+            case GET_FEATURES:
+                return replyU64(msg, OFFERED_FEATURES);
+            case SET_FEATURES:
+                setFeatures(payloadU64(msg));
+                return 0;
+            case SET_OWNER:
+                return 0;
+            case RESET_OWNER:
+                Log.info(name, "front end reset the device");
+                reset();
+                return 0;
+            case GET_PROTOCOL_FEATURES:
+                return replyU64(msg, OFFERED_PROTOCOL_FEATURES);
+            case SET_PROTOCOL_FEATURES:
+            {
+                final long requested = payloadU64(msg);
+                if ((requested & ~OFFERED_PROTOCOL_FEATURES) != 0)
+                {
+                    throw new VhostUserException("protocol features 0x" + Long.toHexString(requested) +
+                        " not offered (offered 0x" + Long.toHexString(OFFERED_PROTOCOL_FEATURES) + ")");
+                }
+                protocolFeatures = requested;
+                return 0;
+            }
+            case GET_QUEUE_NUM:
+                return replyU64(msg, MAX_QUEUES / 2);
+            case SET_MEM_TABLE:
+                setMemTable(msg);
+                return 0;
+            case SET_VRING_NUM:
+                setVringNum(msg);
+                return 0;
+            case SET_VRING_ADDR:
+                setVringAddr(msg);
+                return 0;
+            case SET_VRING_BASE:
+                setVringBase(msg);
+                return 0;
+            case GET_VRING_BASE:
+                return getVringBase(msg);
+            case SET_VRING_KICK:
+            case SET_VRING_CALL:
+            case SET_VRING_ERR:
+                setVringFd(msg, request);
+                return 0;
+            case SET_VRING_ENABLE:
+                setVringEnable(msg);
+                return 0;
+            default:
+                throw new VhostUserException("unsupported request " + name(request) + " (" + msg.size() +
+                    " byte payload)");
+        }
+    }
+
+    private void setFeatures(final long requested) throws VhostUserException
+    {
+        if ((requested & ~OFFERED_FEATURES) != 0)
+        {
+            throw new VhostUserException("features 0x" + Long.toHexString(requested) + " include bits not offered" +
+                " (0x" + Long.toHexString(requested & ~OFFERED_FEATURES) + ")");
+        }
+        for (final Vring v : vrings)
+        {
+            if (v.live != null && requested != features)
+            {
+                throw new VhostUserException("features changed while rings are running");
+            }
+        }
+        features = requested;
+        featuresSet = true;
+        Log.info(name, "features negotiated 0x" + Long.toHexString(requested) + " (" + describe(requested) + ")");
+    }
+
+    static String describe(final long f)
+    {
+        final StringBuilder sb = new StringBuilder();
+        if (has(f, VirtioNet.F_VERSION_1)) sb.append("VERSION_1 ");
+        if (has(f, VirtioNet.F_MRG_RXBUF)) sb.append("MRG_RXBUF ");
+        if (has(f, VirtioNet.F_RING_EVENT_IDX)) sb.append("EVENT_IDX ");
+        if (has(f, VirtioNet.F_RING_INDIRECT_DESC)) sb.append("INDIRECT_DESC ");
+        if (has(f, VirtioNet.F_PROTOCOL_FEATURES)) sb.append("PROTOCOL_FEATURES ");
+        return sb.toString().trim();
+    }
+
+    private void setMemTable(final VhostUserMessage msg) throws VhostUserException
+    {
+        final int size = msg.size();
+        if (size < 8)
+        {
+            throw new VhostUserException("SET_MEM_TABLE payload of " + size + " bytes");
+        }
+        final int count = msg.u32(0);
+        if (count < 1 || count > GuestMemoryTable.MAX_REGIONS || size != 8 + 32 * count)
+        {
+            throw new VhostUserException("SET_MEM_TABLE with " + Integer.toUnsignedString(count) + " regions in " +
+                size + " bytes");
+        }
+        if (msg.fdCount != count)
+        {
+            throw new VhostUserException("SET_MEM_TABLE with " + count + " regions but " + msg.fdCount + " fds");
+        }
+        final long[] gpa = new long[count];
+        final long[] sizes = new long[count];
+        final long[] uva = new long[count];
+        final long[] offsets = new long[count];
+        final int[] fds = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            final int o = 8 + 32 * i;
+            gpa[i] = msg.u64(o);
+            sizes[i] = msg.u64(o + 8);
+            uva[i] = msg.u64(o + 16);
+            offsets[i] = msg.u64(o + 24);
+            fds[i] = msg.takeFd(i);
+        }
+        final GuestMemoryTable fresh = GuestMemoryTable.map(count, gpa, sizes, uva, offsets, fds);
+
+        // Rings point into the old table: stop them, swap, unmap, restart them over the new one.
+        final boolean[] wasLive = new boolean[MAX_QUEUES];
+        for (int q = 0; q < MAX_QUEUES; q++)
+        {
+            wasLive[q] = vrings[q].live != null;
+            deactivate(q);
+        }
+        final GuestMemoryTable old = memory;
+        memory = fresh;
+        if (old != null)
+        {
+            old.close();
+        }
+        long total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            total += sizes[i];
+        }
+        Log.info(name, "memory table: " + count + " region(s), " + (total >> 20) + " MiB mapped");
+        for (int q = 0; q < MAX_QUEUES; q++)
+        {
+            if (wasLive[q])
+            {
+                activate(q);
+            }
+        }
+    }
+
+    private Vring vring(final long index) throws VhostUserException
+    {
+        // Validate the whole field, not a truncated copy of it.
+        if (index < 0 || index >= MAX_QUEUES)
+        {
+            throw new VhostUserException("vring index " + Long.toUnsignedString(index) + " out of range (" +
+                MAX_QUEUES + " queues)");
+        }
+        return vrings[(int)index];
+    }
+
+    private void setVringNum(final VhostUserMessage msg) throws VhostUserException
+    {
+        expectSize(msg, 8);
+        final Vring v = vring(msg.u32(0) & 0xFFFF_FFFFL);
+        final int num = msg.u32(4);
+        if (num < 1 || num > VirtioNet.MAX_QUEUE_SIZE || (num & (num - 1)) != 0)
+        {
+            throw new VhostUserException("vring size " + Integer.toUnsignedString(num) +
+                " is not a power of two in 1..32768");
+        }
+        if (v.live != null)
+        {
+            throw new VhostUserException("SET_VRING_NUM while the ring is running");
+        }
+        v.num = num;
+    }
+
+    private void setVringAddr(final VhostUserMessage msg) throws VhostUserException
+    {
+        expectSize(msg, 40);
+        final int index = (int)checkIndex(msg.u32(0) & 0xFFFF_FFFFL);
+        final Vring v = vrings[index];
+        final boolean wasLive = v.live != null;
+        deactivate(index);
+        v.descUva = msg.u64(8);
+        v.usedUva = msg.u64(16);
+        v.availUva = msg.u64(24);
+        v.addressed = true;
+        if (wasLive)
+        {
+            activate(index);
+        }
+    }
+
+    private long checkIndex(final long index) throws VhostUserException
+    {
+        vring(index);
+        return index;
+    }
+
+    private void setVringBase(final VhostUserMessage msg) throws VhostUserException
+    {
+        expectSize(msg, 8);
+        final Vring v = vring(msg.u32(0) & 0xFFFF_FFFFL);
+        if (v.live != null)
+        {
+            throw new VhostUserException("SET_VRING_BASE while the ring is running");
+        }
+        v.base = msg.u32(4) & 0xffff;
+    }
+
+    private int getVringBase(final VhostUserMessage msg) throws VhostUserException
+    {
+        expectSize(msg, 8);
+        final int index = (int)checkIndex(msg.u32(0) & 0xFFFF_FFFFL);
+        final Vring v = vrings[index];
+        v.started = false;
+        deactivate(index);
+        Log.info(name, "ring " + index + " stopped at index " + v.base);
+        msg.startReply(8);
+        msg.putU32(0, index);
+        msg.putU32(4, v.base);
+        return HEADER_SIZE + 8;
+    }
+
+    private void setVringFd(final VhostUserMessage msg, final int request) throws VhostUserException
+    {
+        expectSize(msg, 8);
+        final long value = msg.u64(0);
+        if ((value & ~0x1FFL) != 0)
+        {
+            throw new VhostUserException(name(request) + " payload 0x" + Long.toHexString(value) + " has unknown bits");
+        }
+        final int index = (int)checkIndex(value & 0xff);
+        final boolean noFd = (value & 0x100) != 0;
+        if (noFd ? msg.fdCount != 0 : msg.fdCount != 1)
+        {
+            throw new VhostUserException(name(request) + " for ring " + index + " came with " + msg.fdCount +
+                " fds" + (noFd ? " but says it has none" : ", expected 1"));
+        }
+        final int fd = noFd ? -1 : msg.takeFd(0);
+        final Vring v = vrings[index];
+        if (request == SET_VRING_KICK)
+        {
+            Fds.close(v.kickFd);
+            v.kickFd = fd;
+            // A ring is started by its kick fd (vhost-user.rst, "Starting and stopping rings"). We poll rather than
+            // wait for kicks, so a front end that never kicks again (e.g. after reconnecting) still gets served.
+            v.started = true;
+            if (!has(features, VirtioNet.F_PROTOCOL_FEATURES))
+            {
+                v.enabled = true;
+            }
+            activate(index);
+        }
+        else if (request == SET_VRING_CALL)
+        {
+            final int old = v.callFd;
+            v.callFd = fd;
+            if (v.live != null)
+            {
+                v.live.callFd(fd);
+                barrier.awaitQuiescent();   // the PMD may be writing the old fd right now
+            }
+            Fds.close(old);
+        }
+        else
+        {
+            Fds.close(v.errFd);
+            v.errFd = fd;
+        }
+    }
+
+    private void setVringEnable(final VhostUserMessage msg) throws VhostUserException
+    {
+        expectSize(msg, 8);
+        final int index = (int)checkIndex(msg.u32(0) & 0xFFFF_FFFFL);
+        final int enable = msg.u32(4);
+        if (!has(features, VirtioNet.F_PROTOCOL_FEATURES) && featuresSet)
+        {
+            throw new VhostUserException("SET_VRING_ENABLE without PROTOCOL_FEATURES negotiated");
+        }
+        if (enable != 0 && enable != 1)
+        {
+            throw new VhostUserException("SET_VRING_ENABLE value " + Integer.toUnsignedString(enable));
+        }
+        vrings[index].enabled = enable == 1;
+        if (enable == 1)
+        {
+            activate(index);
+        }
+        else
+        {
+            deactivate(index);
+        }
+    }
+
+    /** Hands a ring to the data path once everything it needs is known and checked. */
+    private void activate(final int index) throws VhostUserException
+    {
+        final Vring v = vrings[index];
+        if (v.live != null || !v.started || !v.enabled || !v.addressed || v.num == 0 || memory == null)
+        {
+            return;
+        }
+        final int num = v.num;
+        final long desc = memory.uvaToHost(v.descUva, SplitVirtqueue.descTableBytes(num));
+        final long avail = memory.uvaToHost(v.availUva, SplitVirtqueue.availRingBytes(num));
+        final long used = memory.uvaToHost(v.usedUva, SplitVirtqueue.usedRingBytes(num));
+        if (desc == 0 || avail == 0 || used == 0)
+        {
+            throw new VhostUserException("ring " + index + " addresses (desc 0x" + Long.toHexString(v.descUva) +
+                ", avail 0x" + Long.toHexString(v.availUva) + ", used 0x" + Long.toHexString(v.usedUva) +
+                ") are not inside guest memory");
+        }
+        if ((desc & 15) != 0 || (avail & 1) != 0 || (used & 3) != 0)
+        {
+            throw new VhostUserException("ring " + index + " addresses are misaligned");
+        }
+        final SplitVirtqueue ring = new SplitVirtqueue(num, desc, avail, used, memory,
+            has(features, VirtioNet.F_RING_EVENT_IDX), v.callFd, v.base);
+        ring.suppressKicks();
+        v.live = ring;
+        final boolean mergeable = has(features, VirtioNet.F_MRG_RXBUF);
+        final int headerLength = has(features, VirtioNet.F_VERSION_1) || mergeable ?
+            VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
+        host.publishRing(index, ring, headerLength, mergeable);
+        Log.info(name, "ring " + index + (index % 2 == 0 ? " (guest rx)" : " (guest tx)") + " started: size " +
+            num + ", base " + v.base + (v.kickFd < 0 ? ", no kick fd (polled)" : ""));
+    }
+
+    /** Withdraws a ring from the data path and waits until no PMD round can still be using it. */
+    private void deactivate(final int index)
+    {
+        final Vring v = vrings[index];
+        final SplitVirtqueue ring = v.live;
+        if (ring == null)
+        {
+            return;
+        }
+        host.publishRing(index, null, 0, false);
+        barrier.awaitQuiescent();
+        // Every frame of a round is completed and flushed before the round ends, so the next avail index is
+        // exactly where the guest can resume.
+        v.base = ring.lastAvailIndex();
+        v.live = null;
+        if (ring.isBroken())
+        {
+            Log.warn(name, "ring " + index + " was stopped after the guest broke it (bad avail index or head)");
+        }
+    }
+
+    /** Back to a fresh device: rings stopped, fds closed, memory unmapped (the connection went away). */
+    public void reset()
+    {
+        for (int q = 0; q < MAX_QUEUES; q++)
+        {
+            deactivate(q);
+            final Vring v = vrings[q];
+            Fds.close(v.kickFd);
+            Fds.close(v.callFd);
+            Fds.close(v.errFd);
+            vrings[q] = new Vring();
+        }
+        if (memory != null)
+        {
+            memory.close();
+            memory = null;
+        }
+        features = 0;
+        featuresSet = false;
+        protocolFeatures = 0;
+    }
+
+    @Override
+    public void close()
+    {
+        reset();
+    }
+
+    private static long payloadU64(final VhostUserMessage msg) throws VhostUserException
+    {
+        expectSize(msg, 8);
+        return msg.u64(0);
+    }
+
+    private static void expectSize(final VhostUserMessage msg, final int expected) throws VhostUserException
+    {
+        if (msg.size() != expected)
+        {
+            throw new VhostUserException(name(msg.request()) + " payload is " + msg.size() + " bytes, expected " +
+                expected);
+        }
+    }
+
+    private static int replyU64(final VhostUserMessage msg, final long value)
+    {
+        msg.startReply(8);
+        msg.putU64(0, value);
+        return HEADER_SIZE + 8;
+    }
+}
