@@ -1,0 +1,48 @@
+package dev.vswitch.core.it;
+
+import dev.vswitch.core.VSwitch;
+import dev.vswitch.core.config.ConfigException;
+import dev.vswitch.core.config.ConfigLoader;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+
+/** Starting an in-process switch from YAML text, and waiting on conditions with a deadline. */
+public final class SwitchHarness
+{
+    private SwitchHarness()
+    {
+    }
+
+    public static VSwitch start(final String yaml) throws IOException
+    {
+        try
+        {
+            return VSwitch.start(ConfigLoader.parse(yaml, "test.yaml"));
+        }
+        catch (final ConfigException ex)
+        {
+            throw new AssertionError("test config rejected: " + ex.getMessage(), ex);
+        }
+    }
+
+    public static void await(final String what, final Duration timeout, final BooleanSupplier condition)
+    {
+        await(what, timeout, condition, () -> "");
+    }
+
+    public static void await(final String what, final Duration timeout, final BooleanSupplier condition,
+        final java.util.function.Supplier<String> detail)
+    {
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean())
+        {
+            if (System.nanoTime() > deadline)
+            {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what + " " + detail.get());
+            }
+            Testpmd.sleep(20);
+        }
+    }
+}
