@@ -8,15 +8,16 @@
 #   time=5             iperf3 test length in seconds (client)
 #   mtu=1500           optional MTU for the NIC
 #
-# Console markers, one line each, always at the start of a line:
+# Console markers, one line each (match them with "contains": kernel or firmware output may
+# precede a marker on its line, although /init starts with a newline to avoid that):
 #   VSW-BOOT ...                       parameters as understood
 #   VSW-FAIL <reason>                  fatal (e.g. no-nic), the guest powers off
-#   VSW-READY <nic> <ip> mac=<mac>     NIC up (server: iperf3 -s listening too)
-#   VSW-PING-OK <peer> tx=5 rx=5 loss=0% rtt_min/avg/max=a/b/c ms
+#   VSW-READY <nic> <ip> mac=<mac> mtu=<n> uptime=<s>   NIC up (server: iperf3 -s listening too)
+#   VSW-PING-OK <peer> tx=5 rx=5 loss=0% rtt_min/avg/max=<a>/<b>/<c>ms first_after=<tries>
 #   VSW-PING-FAIL <peer> ...           no answer within ~30 s (or ping -c 5 lost all)
 #   VSW-IPERF-BEGIN peer=<p> time=<t>  client only
 #   VSW-IPERF-RESULT sender_bps=<n> receiver_bps=<n>
-#   VSW-IPERF-FAIL <reason>
+#   VSW-IPERF-FAIL <reason>            (client; also when the ping failed: no iperf3 then)
 #   VSW-IPERF-SERVED rc=<n>            server only, after one test was served
 #   VSW-DONE                           then poweroff -f (server, client)
 # role=idle stays up (answering pings) until QEMU is killed.
@@ -53,6 +54,7 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 case "$IP" in */*) ;; *) IP="$IP/24" ;; esac
+echo
 echo "VSW-BOOT ip=$IP role=$ROLE peer=${PEER:-none} time=$TIME mtu=${MTU:-default} uptime=$(cut -d' ' -f1 /proc/uptime)"
 
 for m in $(cat /lib/modules/order); do
@@ -83,7 +85,7 @@ ip link set "$NIC" up || fail "link-up $NIC"
 MAC="$(cat "/sys/class/net/$NIC/address")"
 
 ready() {
-    echo "VSW-READY $NIC $IP mac=$MAC uptime=$(cut -d' ' -f1 /proc/uptime)"
+    echo "VSW-READY $NIC $IP mac=$MAC mtu=$(cat "/sys/class/net/$NIC/mtu") uptime=$(cut -d' ' -f1 /proc/uptime)"
 }
 
 # Ping the peer once a second, up to 30 times; after the first answer, ping -c 5 and report.
@@ -92,7 +94,7 @@ ping_peer() {
     while [ $n -lt 30 ]; do
         sleep 1 &
         sp=$!
-        if ping -c 1 -w 1 "$p" >/dev/null 2>&1; then
+        if ping -c 1 -W 1 "$p" >/dev/null 2>&1; then
             ok=1
             kill $sp 2>/dev/null
             wait $sp 2>/dev/null
@@ -163,18 +165,24 @@ case "$ROLE" in
     client)
         ready
         [ -n "$PEER" ] || fail no-peer
-        ping_peer "$PEER"
+        if ! ping_peer "$PEER"; then
+            echo "VSW-IPERF-FAIL peer-unreachable"
+            echo "VSW-DONE"
+            off
+        fi
         echo "VSW-IPERF-BEGIN peer=$PEER time=$TIME"
         # The server may answer pings a moment before iperf3 -s listens: retry refused connects.
+        # (iperf3 3.12 -J exits 0 even when it cannot connect: look at the JSON's "error".)
         a=0
         while :; do
-            iperf3 -c "$PEER" -t "$TIME" -J >/tmp/iperf.json 2>/tmp/iperf.err
+            iperf3 -c "$PEER" -t "$TIME" --connect-timeout 5000 -J >/tmp/iperf.json 2>/tmp/iperf.err
             rc=$?
-            [ $rc = 0 ] && break
             a=$((a + 1))
-            grep -q 'unable to connect' /tmp/iperf.json || break
-            [ $a -ge 10 ] && break
-            sleep 1
+            if grep -q 'unable to connect' /tmp/iperf.json && [ $a -lt 10 ]; then
+                sleep 1
+                continue
+            fi
+            break
         done
         if [ $rc = 0 ] && res="$(iperf_bps /tmp/iperf.json)"; then
             echo "VSW-IPERF-RESULT $res"

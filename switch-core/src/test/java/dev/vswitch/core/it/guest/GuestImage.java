@@ -23,7 +23,8 @@ public final class GuestImage {
     }
 
     /**
-     * Builds the guest image if needed and returns {@code {kernel, initrd}}.
+     * Builds the guest image if needed and returns {@code {kernel, initrd}}: kernel is
+     * {@code vmlinux} (uncompressed) when the script could extract it, else {@code vmlinuz}.
      *
      * @throws IllegalStateException if the build script fails (its output is in the message)
      */
@@ -32,7 +33,9 @@ public final class GuestImage {
             Path root = repoRoot();
             Path out = root.resolve("build/guest");
             run(root, root.resolve(SCRIPT), out);
-            Path kernel = out.resolve("vmlinuz");
+            // vmlinux (uncompressed, PVH entry) boots ~5 s faster under TCG than vmlinuz;
+            // the script writes it only when the extraction worked, in the same run as the initrd.
+            Path kernel = Files.isRegularFile(out.resolve("vmlinux")) ? out.resolve("vmlinux") : out.resolve("vmlinuz");
             Path initrd = out.resolve("initramfs.cpio.gz");
             if (!Files.isRegularFile(kernel) || !Files.isRegularFile(initrd)) {
                 throw new IllegalStateException(SCRIPT + " succeeded but " + out + " lacks vmlinuz/initramfs.cpio.gz");

@@ -8,8 +8,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -74,16 +76,19 @@ class GuestOverDpdkVhostTest {
     private static final class Testpmd implements AutoCloseable {
         final Process process;
         final Path log;
+        final String filePrefix;
 
-        private Testpmd(Process process, Path log) {
+        private Testpmd(Process process, Path log, String filePrefix) {
             this.process = process;
             this.log = log;
+            this.filePrefix = filePrefix;
         }
 
         static Testpmd start(Path sock0, Path sock1, Path log) throws IOException, InterruptedException {
             Files.createDirectories(log.getParent());
+            String prefix = "vswref" + ProcessHandle.current().pid(); // own DPDK runtime dir
             List<String> cmd = List.of("dpdk-testpmd", "-l", "0,1", "--no-pci", "--no-huge", "-m", "1024",
-                    "--file-prefix", "vsw" + ProcessHandle.current().pid(),
+                    "--file-prefix", prefix,
                     "--vdev", "net_vhost0,iface=" + sock0 + ",queues=1",
                     "--vdev", "net_vhost1,iface=" + sock1 + ",queues=1",
                     "--", "--forward-mode=io", "--total-num-mbufs=16384", "--stats-period", "5");
@@ -94,7 +99,7 @@ class GuestOverDpdkVhostTest {
             } catch (IOException e) {
                 throw new IOException("cannot run dpdk-testpmd (apt-get install -y dpdk)", e);
             }
-            Testpmd t = new Testpmd(p, log);
+            Testpmd t = new Testpmd(p, log, prefix);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (!(Files.exists(sock0) && Files.exists(sock1))) {
                 if (!p.isAlive() || System.nanoTime() > deadline) {
@@ -121,6 +126,7 @@ class GuestOverDpdkVhostTest {
                 process.destroyForcibly();
                 Thread.currentThread().interrupt();
             }
+            deleteRecursively(Path.of("/var/run/dpdk", filePrefix));
             List<String> lines = Files.readAllLines(log);
             int from = 0;
             for (int i = 0; i < lines.size(); i++) {
@@ -131,6 +137,17 @@ class GuestOverDpdkVhostTest {
             lines.subList(from, lines.size()).stream()
                     .filter(l -> l.contains("-packets") || l.contains("statistics for"))
                     .forEach(l -> System.out.println("[testpmd] " + l.trim()));
+        }
+
+        private static void deleteRecursively(Path dir) throws IOException {
+            if (!Files.isDirectory(dir)) {
+                return;
+            }
+            try (Stream<Path> paths = Files.walk(dir)) {
+                for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
         }
     }
 }
