@@ -256,6 +256,10 @@ public final class SplitVirtqueue
             {
                 return ERR_TOO_LONG;
             }
+            if (length != 0 && Long.compareUnsigned(address + (length - 1), address) < 0)
+            {
+                return ERR_ADDRESS;   // wraps past 2^64, even if a region happens to start at 0
+            }
             long remaining = length;
             while (remaining > 0)
             {

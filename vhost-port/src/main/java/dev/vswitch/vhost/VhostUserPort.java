@@ -23,7 +23,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     /** Most RX buffers one frame may spread over with MRG_RXBUF (64 KB frame into 1.5 KB buffers needs 44). */
     static final int MAX_RX_BUFFERS = 64;
     private static final int MAX_RX_SEGMENTS = 256;
-    private static final int RETRY_SPINS = 64;
+    /** PAUSEs between two re-checks of an empty RX ring: long enough for a refill in flight to land, no more. */
+    private static final int RETRY_SPINS = 8;
     private static final Unsafe U = UnsafeAccess.UNSAFE;
 
     private final int id;
@@ -44,6 +45,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private final long[] bufferBytes = new long[MAX_RX_BUFFERS];
     private int cursorSegment;
     private int cursorOffset;
+    private boolean starvedThisRound;
 
     public VhostUserPort(final int id, final String name, final int rxRetries)
     {
@@ -250,16 +252,17 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
         while (capacity < need)
         {
-            if (!awaitBuffer(ring))
-            {
-                ring.rewind(checkpoint);
-                counters.drop(DropReason.RING_FULL);
-                return false;
-            }
+            // Too big is decided before waiting for buffers: no amount of waiting would make it fit.
             if (buffers == MAX_RX_BUFFERS || (!mrg && buffers == 1))
             {
                 ring.rewind(checkpoint);
                 counters.drop(DropReason.TOO_BIG);
+                return false;
+            }
+            if (!awaitBuffer(ring))
+            {
+                ring.rewind(checkpoint);
+                counters.drop(DropReason.RING_FULL);
                 return false;
             }
             final int head = ring.pop();
@@ -309,12 +312,20 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         return true;
     }
 
-    /** True when the RX ring has a buffer, re-checking a bounded number of times while the guest refills it. */
+    /**
+     * True when the RX ring has a buffer, re-checking a bounded number of times while the guest refills it. A ring
+     * still empty after its retries is starved for the rest of the PMD round: later frames to it drop at once, so a
+     * slow guest costs the round at most one retry sequence, never one per frame (all ports share this thread).
+     */
     private boolean awaitBuffer(final SplitVirtqueue ring)
     {
         if (ring.available() > 0)
         {
             return true;
+        }
+        if (starvedThisRound)
+        {
+            return false;
         }
         for (int attempt = 0; attempt < rxRetries; attempt++)
         {
@@ -328,6 +339,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
                 return true;
             }
         }
+        starvedThisRound = true;
         return false;
     }
 
@@ -355,6 +367,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     @Override
     public void flush()
     {
+        starvedThisRound = false;
         final SplitVirtqueue tx = txRing;
         if (tx != null && tx.pendingUsed() > 0)
         {
