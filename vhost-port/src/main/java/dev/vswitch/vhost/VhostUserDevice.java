@@ -236,12 +236,24 @@ public final class VhostUserDevice implements AutoCloseable
             total += sizes[i];
         }
         Log.info(name, "memory table: " + count + " region(s), " + (total >> 20) + " MiB mapped");
-        for (int q = 0; q < MAX_QUEUES; q++)
+        VhostUserException firstFailure = null;
+        for (int q = 0; q < MAX_QUEUES; q++)   // try every ring: one that no longer fits must not keep others down
         {
-            if (wasLive[q])
+            try
             {
-                activate(q);
+                if (wasLive[q])
+                {
+                    activate(q);
+                }
             }
+            catch (final VhostUserException ex)
+            {
+                firstFailure = firstFailure == null ? ex : firstFailure;
+            }
+        }
+        if (firstFailure != null)
+        {
+            throw firstFailure;
         }
     }
 
@@ -304,7 +316,13 @@ public final class VhostUserDevice implements AutoCloseable
         {
             throw new VhostUserException("SET_VRING_BASE while the ring is running");
         }
-        v.base = msg.u32(4) & 0xffff;
+        final int base = msg.u32(4);
+        if ((base & ~0xffff) != 0)
+        {
+            throw new VhostUserException("SET_VRING_BASE " + Integer.toUnsignedString(base) +
+                " does not fit a split ring's 16-bit index");
+        }
+        v.base = base;
     }
 
     private int getVringBase(final VhostUserMessage msg) throws VhostUserException

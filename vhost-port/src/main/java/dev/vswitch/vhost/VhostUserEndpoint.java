@@ -111,6 +111,7 @@ public final class VhostUserEndpoint implements AutoCloseable
                 why = "internal error: " + ex;
             }
             connection = null;
+            closeUntakenFds();   // a message cut short by the disconnect still holds the fds it brought
             device.reset();
             socket.close();
             Log.info(name, "disconnected: " + why + "; device reset, memory unmapped");
@@ -212,9 +213,11 @@ public final class VhostUserEndpoint implements AutoCloseable
         }
         catch (final VhostUserException ex)
         {
-            if (!needReply)
+            // Without REPLY_ACK the front end cannot learn of the failure, and a request with a reply of its own
+            // (GET_*) must not get a status ack it would misread as that reply: drop the connection instead.
+            if (!needReply || hasOwnReply(request))
             {
-                throw ex;   // the front end cannot learn of the failure: drop the connection rather than lie
+                throw ex;
             }
             Log.warn(name, "rejected " + VhostUserMessage.name(request) + ": " + ex.getMessage());
             sendAck(socket, request, 1);
@@ -228,6 +231,12 @@ public final class VhostUserEndpoint implements AutoCloseable
         {
             sendAck(socket, request, 0);
         }
+    }
+
+    private static boolean hasOwnReply(final int request)
+    {
+        return request == VhostUserMessage.GET_FEATURES || request == VhostUserMessage.GET_PROTOCOL_FEATURES ||
+            request == VhostUserMessage.GET_QUEUE_NUM || request == VhostUserMessage.GET_VRING_BASE;
     }
 
     private void sendAck(final UnixSocket socket, final int request, final long status) throws IOException
