@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Side-by-side loop benchmark: the switch vs DPDK testpmd's own vhost backend, alternated in one run.
+#   bench/scripts/pvp-compare.sh [PAIRS=5] [SECONDS=10] [FRAME_BYTES=64]
+# Generator: dpdk-testpmd with two virtio-user ports, mac forwarding, forwarding lcore on CPU 0,
+# `start tx_first 16` (16 x 32 frames in flight per port). Device under test on CPU 1:
+#   A = vswitch (PMD pinned to CPU 1, busy-spin), MAC learning + forwarding
+#   B = dpdk-testpmd net_vhost x2, --forward-mode=io, forwarding lcore on CPU 1
+# Each run: warm up 3 s, "show port stats all", wait SECONDS, again; the second Rx-pps is the mean over SECONDS.
+# Prints per-run aggregate Mpps (both ports), then medians and the ratio A/B.
+set -euo pipefail
+PAIRS=${1:-5}; SECS=${2:-10}; LEN=${3:-64}
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+work=$(mktemp -d /tmp/pvp.XXXXXX)
+trap 'pkill -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
+[ -f "$root/switch-core/target/classpath.txt" ] || (cd "$root" && mvn -B -q -DskipTests install)
+
+generator() { # $1 = socket dir; prints aggregate Rx pps
+  local d=$1 txpkts=""
+  [ "$LEN" != 64 ] && txpkts="set txpkts $LEN"
+  (sleep 4; [ -n "$txpkts" ] && echo "$txpkts"; echo "start tx_first 16"; sleep 3; echo "show port stats all";
+   sleep "$SECS"; echo "show port stats all"; echo stop; echo quit) |
+  timeout $((SECS + 40)) stdbuf -oL dpdk-testpmd --lcores '0@1,1@0' --no-pci --no-huge -m 1024 \
+    --file-prefix "gen$$" --log-level lib.eal:error \
+    --vdev "net_virtio_user0,path=$d/vm1.sock,queues=1,mac=02:00:00:00:00:01" \
+    --vdev "net_virtio_user1,path=$d/vm2.sock,queues=1,mac=02:00:00:00:00:02" \
+    -- -i --total-num-mbufs=32768 --forward-mode=mac \
+    --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 > "$d/gen.out" 2>&1 || true
+  grep -a 'Rx-pps' "$d/gen.out" | tail -2 | awk '{s += $2} END {print s + 0}'
+}
+
+run_vswitch() {
+  local d="$work/a$1"; mkdir -p "$d"
+  cat > "$d/switch.yaml" <<YAML
+ports:
+  - {name: vm1, type: vhost-user, socket: $d/vm1.sock}
+  - {name: vm2, type: vhost-user, socket: $d/vm2.sock}
+datapath: {cpus: [1], idle: busy-spin}
+stats: {interval-seconds: 0}
+YAML
+  "$root/bin/vswitch" --config "$d/switch.yaml" > "$d/switch.log" 2>&1 & local pid=$!
+  for _ in $(seq 100); do [ -S "$d/vm2.sock" ] && break; sleep 0.1; done
+  generator "$d"
+  kill -TERM $pid; wait $pid 2>/dev/null || true
+}
+
+run_dpdk() {
+  local d="$work/b$1"; mkdir -p "$d"
+  timeout $((SECS + 60)) dpdk-testpmd --lcores '0@0,1@1' --no-pci --no-huge -m 1024 --file-prefix "ref$$" \
+    --log-level lib.eal:error \
+    --vdev "net_vhost0,iface=$d/vm1.sock,queues=1" --vdev "net_vhost1,iface=$d/vm2.sock,queues=1" \
+    -- --forward-mode=io --total-num-mbufs=32768 --stats-period 1000 < /dev/null > "$d/ref.out" 2>&1 & local pid=$!
+  for _ in $(seq 100); do [ -S "$d/vm2.sock" ] && break; sleep 0.1; done
+  generator "$d"
+  kill -INT $pid; wait $pid 2>/dev/null || true
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+echo "frame=${LEN}B pairs=$PAIRS seconds=$SECS   (aggregate Rx pps at the generator, both ports)"
+: > "$work/a.txt"; : > "$work/b.txt"
+for i in $(seq "$PAIRS"); do
+  a=$(run_vswitch "$i"); echo "$a" >> "$work/a.txt"
+  b=$(run_dpdk "$i"); echo "$b" >> "$work/b.txt"
+  awk -v i="$i" -v a="$a" -v b="$b" 'BEGIN {printf "pair %d: vswitch %.2f Mpps   dpdk-vhost %.2f Mpps\n", i, a/1e6, b/1e6}'
+done
+ma=$(median < "$work/a.txt"); mb=$(median < "$work/b.txt")
+awk -v a="$ma" -v b="$mb" 'BEGIN {printf "median: vswitch %.2f Mpps, dpdk-vhost %.2f Mpps, ratio %.2f\n", a/1e6, b/1e6, (b > 0 ? a/b : 0)}'
