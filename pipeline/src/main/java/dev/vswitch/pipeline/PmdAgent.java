@@ -31,6 +31,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final AtomicLong rounds = new AtomicLong();
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
+    private int firstPort;
 
     public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final int ringSize,
         final int burst)
@@ -57,14 +58,20 @@ public final class PmdAgent implements Agent, DatapathBarrier
         final long start = System.nanoTime();
         int received = 0;
         final SwitchPort[] ports = this.ports;
-        for (int i = 0; i < ports.length; i++)
+        final int count = ports.length;
+        // Start at a different port each round and cap each port at a fair share of the free ring, so a port that
+        // could fill the ring on its own never keeps the ports after it from being polled.
+        int index = firstPort;
+        firstPort = firstPort + 1 == count ? 0 : firstPort + 1;
+        for (int left = count; left > 0; left--)
         {
-            final int budget = Math.min(burst, publisher.remaining());
-            if (budget == 0)
+            final int budget = Math.min(burst, Math.max(1, publisher.remaining() / left));
+            if (publisher.remaining() == 0)
             {
                 break;
             }
-            received += ports[i].receive(publisher, budget);
+            received += ports[index].receive(publisher, budget);
+            index = index + 1 == count ? 0 : index + 1;
         }
         if (received > 0)
         {
@@ -74,7 +81,9 @@ public final class PmdAgent implements Agent, DatapathBarrier
         {
             ports[i].flush();
         }
-        rounds.lazySet(rounds.get() + 1);
+        // A full volatile store (one fence per round, not per frame): the quiescence barrier relies on it being
+        // ordered after every volatile read of port state this round made, under the JMM and not just on x86.
+        rounds.set(rounds.get() + 1);
         if (received > 0)
         {
             // Every frame of the round waited at most this long between being polled and its used-ring publish.

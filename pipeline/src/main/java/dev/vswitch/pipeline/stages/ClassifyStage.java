@@ -80,7 +80,14 @@ public final class ClassifyStage implements Stage
             {
                 final int ihl = (head.getByte(l3) & 0x0f) * 4;
                 e.l4Protocol = head.getByte(l3 + 9) & 0xff;
-                e.l4Offset = ihl >= 20 ? l3 + ihl : 0;
+                if (ihl >= 20 && l3 + ihl <= headLength)
+                {
+                    e.l4Offset = l3 + ihl;
+                }
+                else
+                {
+                    flags |= PacketEvent.FLAG_TRUNCATED_L3;   // IHL points past what we hold: no L4 to trust
+                }
             }
             else
             {

@@ -59,6 +59,7 @@ public final class ForwardStage implements Stage
         {
             e.drop(DropReason.HAIRPIN);
             in.drop(DropReason.HAIRPIN);
+            return;   // the verdict is the drop, not the port
         }
         else if (out >= 0 && out < ports.length)
         {

@@ -1,0 +1,146 @@
+package dev.vswitch.pipeline;
+
+import dev.vswitch.pipeline.stages.ClassifyStage;
+import dev.vswitch.pipeline.stages.ForwardStage;
+import dev.vswitch.pipeline.stages.MacLearningStage;
+import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.pipeline.testing.FakePort;
+import dev.vswitch.pipeline.testing.OffHeapFrame;
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+
+import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
+import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The per-frame path must not allocate: measured with the JVM's per-thread allocation counter. */
+class ZeroAllocationTest
+{
+    static final long A = 0x5254_0000_000AL;
+    static final long B = 0x5254_0000_000BL;
+    static final int FRAMES = 100_000;
+    static final long LIMIT_BYTES = 64 * 1024;
+
+    private static com.sun.management.ThreadMXBean threads()
+    {
+        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
+        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
+        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
+        assumeTrue(threads.isThreadAllocatedMemorySupported());
+        threads.setThreadAllocatedMemoryEnabled(true);
+        return threads;
+    }
+
+    private static long allocated(final com.sun.management.ThreadMXBean threads)
+    {
+        return threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+    }
+
+    private static int passes(final OffHeapFrame[] frames, final int[] inPorts, final PacketEvent e,
+        final Stage classify, final Stage learn, final Stage forward, final int n)
+    {
+        int dropped = 0;
+        for (int i = 0; i < n; i++)
+        {
+            final int f = i & 3;
+            frames[f].describe(e, inPorts[f]);
+            classify.process(e);
+            learn.process(e);
+            forward.process(e);
+            dropped += e.isDropped() ? 1 : 0;
+        }
+        return dropped;
+    }
+
+    static volatile Object sink;
+
+    @Test
+    void allocationCounterSeesAllocations()
+    {
+        final com.sun.management.ThreadMXBean threads = threads();
+        final long before = allocated(threads);
+        sink = new byte[200_000];
+        assertTrue(allocated(threads) - before >= 200_000, "the measurement below would be vacuous");
+    }
+
+    @Test
+    void classifyLearnForwardDoesNotAllocatePerFrame()
+    {
+        final com.sun.management.ThreadMXBean threads = threads();
+        final FakePort p0 = new FakePort(0, false);
+        final FakePort p1 = new FakePort(1, false);
+        final SwitchPort[] ports = { p0, p1 };
+        try (MacTable table = MacTable.inMemory(64))
+        {
+            final Stage classify = new ClassifyStage();
+            final Stage learn = new MacLearningStage(table);
+            final Stage forward = new ForwardStage(table, ports);
+            // Unicast both ways (after the first frames, both MACs are known: steady-state learning), a
+            // tagged unicast, and a broadcast that floods.
+            final OffHeapFrame[] frames = {
+                ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).offHeap(),
+                OffHeapFrame.split(ethernet(A, B).etherType(0x86dd).ipv6(17).udp().pad(10).bytes(), 5, 9),
+                ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().offHeap(),
+                ethernet(BROADCAST, B).etherType(0x0806).arp(1, B, 0).pad(18).offHeap(),
+            };
+            final int[] inPorts = { 0, 1, 0, 1 };
+            final PacketEvent e = new PacketEvent();
+
+            // Warm-up: learns A on (0, 0), B on (0, 1), A on (5, 0), and lets the JIT compile the path.
+            passes(frames, inPorts, e, classify, learn, forward, 50_000);
+            final long learned = table.learnedTotal();
+            assertEquals(3, learned);
+            final int tx0 = p0.transmitCount;
+            final int tx1 = p1.transmitCount;
+
+            final long before = allocated(threads);
+            final int dropped = passes(frames, inPorts, e, classify, learn, forward, FRAMES);
+            final long after = allocated(threads);
+            final long bytes = after - before;
+
+            assertEquals(0, dropped);
+            assertEquals(learned, table.learnedTotal(), "steady state: no new learning during measurement");
+            // Per 4 frames: port 1 gets frame 0 (unicast) and 2 (B unknown on VLAN 5: flooded), port 0 gets 1 and 3.
+            assertEquals(FRAMES / 2, p0.transmitCount - tx0);
+            assertEquals(FRAMES / 2, p1.transmitCount - tx1);
+            assertTrue(bytes < LIMIT_BYTES, "per-frame path allocated " + bytes + " bytes over " + FRAMES +
+                " frames (" + (double)bytes / FRAMES + " B/frame)");
+        }
+    }
+
+    @Test
+    void pmdRoundDoesNotAllocatePerFrame() throws Exception
+    {
+        final com.sun.management.ThreadMXBean threads = threads();
+        final FakePort p0 = new FakePort(0, false);
+        final FakePort p1 = new FakePort(1, false);
+        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        p1.enqueue(OffHeapFrame.split(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().bytes(), 5, 9)).loop();
+        final SwitchPort[] ports = { p0, p1 };
+        try (MacTable table = MacTable.inMemory(64))
+        {
+            final Stage[] stages = {
+                new ClassifyStage(), new MacLearningStage(table), new ForwardStage(table, ports) };
+            final PmdAgent agent = new PmdAgent("pmd", ports, stages, 256, 32);
+            for (int i = 0; i < 2_000; i++)
+            {
+                agent.doWork();
+            }
+            agent.intervalLatency();   // swaps the recorder's histograms once outside the measurement
+
+            long frames = 0;
+            final long before = allocated(threads);
+            for (int i = 0; i < 1_600; i++)
+            {
+                frames += agent.doWork();
+            }
+            final long bytes = allocated(threads) - before;
+
+            assertEquals(1_600 * 64, frames);
+            assertTrue(bytes < LIMIT_BYTES, "PMD rounds allocated " + bytes + " bytes over " + frames + " frames");
+        }
+    }
+}
