@@ -11,6 +11,7 @@ public final class Errno
     public static final int ENOENT = 2;
     public static final int EINTR = 4;
     public static final int EIO = 5;
+    public static final int ENXIO = 6;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int EWOULDBLOCK = EAGAIN;
@@ -29,11 +30,14 @@ public final class Errno
     public static final int ESPIPE = 29;
     public static final int EPIPE = 32;
     public static final int ENAMETOOLONG = 36;
+    public static final int EBADFD = 77;
     public static final int ENOTSOCK = 88;
     public static final int EOPNOTSUPP = 95;
     public static final int EADDRINUSE = 98;
+    public static final int EADDRNOTAVAIL = 99;
     public static final int ECONNABORTED = 103;
     public static final int ECONNRESET = 104;
+    public static final int ENOBUFS = 105;
     public static final int EISCONN = 106;
     public static final int ENOTCONN = 107;
     public static final int ETIMEDOUT = 110;
@@ -50,6 +54,7 @@ public final class Errno
         name(ENOENT, "ENOENT");
         name(EINTR, "EINTR");
         name(EIO, "EIO");
+        name(ENXIO, "ENXIO");
         name(EBADF, "EBADF");
         name(EAGAIN, "EAGAIN");
         name(ENOMEM, "ENOMEM");
@@ -67,11 +72,14 @@ public final class Errno
         name(ESPIPE, "ESPIPE");
         name(EPIPE, "EPIPE");
         name(ENAMETOOLONG, "ENAMETOOLONG");
+        name(EBADFD, "EBADFD");
         name(ENOTSOCK, "ENOTSOCK");
         name(EOPNOTSUPP, "EOPNOTSUPP");
         name(EADDRINUSE, "EADDRINUSE");
+        name(EADDRNOTAVAIL, "EADDRNOTAVAIL");
         name(ECONNABORTED, "ECONNABORTED");
         name(ECONNRESET, "ECONNRESET");
+        name(ENOBUFS, "ENOBUFS");
         name(EISCONN, "EISCONN");
         name(ENOTCONN, "ENOTCONN");
         name(ETIMEDOUT, "ETIMEDOUT");

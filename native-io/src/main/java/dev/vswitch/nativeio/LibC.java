@@ -24,6 +24,54 @@ public final class LibC
     public static final int SOCK_NONBLOCK = 0x800;   // == O_NONBLOCK
     public static final int SOCK_CLOEXEC = 0x80000;  // == O_CLOEXEC
 
+    // AF_INET datagram sockets: the handle netdevice(7) ioctls (SIOCSIFMTU, ...) are issued on
+    public static final int AF_INET = 2;
+    public static final int SOCK_DGRAM = 2;
+
+    // netdevice(7): struct ifreq is ifr_name[IFNAMSIZ] followed by a 24-byte union (flags, mtu, hwaddr, ...)
+    public static final int IFNAMSIZ = 16;
+    public static final int IFREQ_SIZE = 40;
+    public static final int IFREQ_UNION_OFFSET = IFNAMSIZ;
+    public static final long SIOCGIFFLAGS = 0x8913;
+    public static final long SIOCSIFFLAGS = 0x8914;
+    public static final long SIOCGIFMTU = 0x8921;
+    public static final long SIOCSIFMTU = 0x8922;
+    public static final long SIOCSIFHWADDR = 0x8924;
+    public static final long SIOCGIFHWADDR = 0x8927;
+    /** net/if.h interface flags (ifr_flags, a short). */
+    public static final int IFF_UP = 0x1;
+    public static final int IFF_BROADCAST = 0x2;
+    public static final int IFF_LOOPBACK = 0x8;
+    public static final int IFF_RUNNING = 0x40;
+    /** sa_family of ifr_hwaddr for Ethernet devices. */
+    public static final int ARPHRD_ETHER = 1;
+    public static final int ARPHRD_LOOPBACK = 772;
+
+    // tun/tap (linux/if_tun.h); ioctl numbers are _IOW/_IOR('T', nr, int), the same on x86_64 and aarch64
+    public static final long TUNSETIFF = 0x400454caL;
+    public static final long TUNSETPERSIST = 0x400454cbL;
+    public static final long TUNSETOFFLOAD = 0x400454d0L;
+    public static final long TUNGETIFF = 0x800454d2L;
+    public static final long TUNGETVNETHDRSZ = 0x800454d7L;
+    public static final long TUNSETVNETHDRSZ = 0x400454d8L;
+    /** ifr_flags for TUNSETIFF/TUNGETIFF (they share the ifreq flags field with the IFF_UP family above). */
+    public static final int IFF_TUN = 0x0001;
+    public static final int IFF_TAP = 0x0002;
+    public static final int IFF_MULTI_QUEUE = 0x0100;
+    public static final int IFF_PERSIST = 0x0800;
+    public static final int IFF_NO_PI = 0x1000;
+    public static final int IFF_VNET_HDR = 0x4000;
+    public static final int IFF_TUN_EXCL = 0x8000;
+    /** TUNSETOFFLOAD bits (an unsigned long passed by value). */
+    public static final int TUN_F_CSUM = 0x01;
+    public static final int TUN_F_TSO4 = 0x02;
+    public static final int TUN_F_TSO6 = 0x04;
+    public static final int TUN_F_TSO_ECN = 0x08;
+    public static final int TUN_F_UFO = 0x10;
+
+    /** struct iovec: {void *iov_base; size_t iov_len;}, 16 bytes on LP64. */
+    public static final int IOVEC_SIZE = 16;
+
     // send/recv flags
     public static final int MSG_CTRUNC = 0x8;
     public static final int MSG_DONTWAIT = 0x40;
@@ -142,6 +190,12 @@ public final class LibC
 
     public static native long lseek(int fd, long offset, int whence) throws LastErrorException;
 
+    /** @param iov address of a {@code struct iovec[iovcnt]} ({@link #IOVEC_SIZE} bytes each). */
+    public static native long writev(int fd, long iov, int iovcnt) throws LastErrorException;
+
+    /** @param iov address of a {@code struct iovec[iovcnt]} ({@link #IOVEC_SIZE} bytes each). */
+    public static native long readv(int fd, long iov, int iovcnt) throws LastErrorException;
+
     /** @param fds address of a {@code struct pollfd[nfds]}. */
     public static native int poll(long fds, long nfds, int timeoutMillis) throws LastErrorException;
 
@@ -190,6 +244,10 @@ public final class LibC
         public static native long read(int fd, long buf, long count);
 
         public static native long write(int fd, long buf, long count);
+
+        public static native long writev(int fd, long iov, int iovcnt);
+
+        public static native long readv(int fd, long iov, int iovcnt);
 
         public static native int poll(long fds, long nfds, int timeoutMillis);
 

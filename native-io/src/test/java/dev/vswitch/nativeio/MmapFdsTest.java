@@ -57,14 +57,14 @@ class MmapFdsTest
     void openCountTracksCreateAndClose() throws IOException
     {
         Fds.close(EventFd.create()); // warm up
-        final int baseline = Fds.openCount();
+        final int baseline = FdAssert.stableOpenCount();
         final int fd = Mmap.memfd("count-test", 4096);
-        assertEquals(baseline + 1, Fds.openCount());
+        FdAssert.assertOpenCount(baseline + 1, "open fds");
         Fds.close(fd);
-        assertEquals(baseline, Fds.openCount());
+        FdAssert.assertOpenCount(baseline, "open fds");
         Fds.close(fd);  // double close and -1 are quietly ignored
         Fds.close(-1);
-        assertEquals(baseline, Fds.openCount());
+        FdAssert.assertOpenCount(baseline, "open fds");
     }
 
     @Test

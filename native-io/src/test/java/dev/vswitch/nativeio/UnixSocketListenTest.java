@@ -86,13 +86,13 @@ class UnixSocketListenTest
         final Path path = dir.resolve("stale.sock");
         UnixSocket.listen(path).close(); // leaves the socket file behind with nobody listening
         assertTrue(isSocket(path));
-        final int before = Fds.openCount();
+        final int before = FdAssert.stableOpenCount();
         for (int i = 0; i < 3; i++)
         {
             final ErrnoException ex = assertThrows(ErrnoException.class, () -> UnixSocket.connect(path));
             assertEquals(Errno.ECONNREFUSED, ex.errno(), ex.getMessage());
         }
-        assertEquals(before, Fds.openCount(), "failed connects must close their socket");
+        FdAssert.assertOpenCount(before, "failed connects must close their socket");
     }
 
     @Test

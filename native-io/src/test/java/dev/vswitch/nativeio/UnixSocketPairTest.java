@@ -131,14 +131,14 @@ class UnixSocketPairTest
     void fdsBeyondOutputArrayAreClosedNotLeaked() throws IOException
     {
         exchangeFiveFdsKeepingTwo(); // warm up class loading so the baseline is stable
-        final int baseline = Fds.openCount();
+        final int baseline = FdAssert.stableOpenCount();
         exchangeFiveFdsKeepingTwo();
-        assertEquals(baseline, Fds.openCount());
+        FdAssert.assertOpenCount(baseline, "open fds");
     }
 
     private void exchangeFiveFdsKeepingTwo() throws IOException
     {
-        final int before = Fds.openCount();
+        final int before = FdAssert.stableOpenCount();
         final int[] sent = new int[5];
         for (int i = 0; i < sent.length; i++)
         {
@@ -152,7 +152,7 @@ class UnixSocketPairTest
             assertEquals(1, b.receive(new byte[8], 0, 8, kept, count));
             assertEquals(2, count[0]);
             // 5 originals + the 2 kept duplicates: the 3 that did not fit must already be closed.
-            assertEquals(before + 7, Fds.openCount());
+            FdAssert.assertOpenCount(before + 7, "open fds");
 
             // The kept duplicates really are the same eventfds: a signal on one is seen on its original.
             EventFd.signal(kept[1]);
@@ -176,11 +176,11 @@ class UnixSocketPairTest
         try
         {
             a.sendWithFds(new byte[]{ 1, 2 }, 0, 2, new int[]{ efd, efd, efd }, 3);
-            final int before = Fds.openCount();
+            final int before = FdAssert.stableOpenCount();
             final byte[] in = new byte[2];
             b.receiveFully(in, 0, 2);
             assertArrayEquals(new byte[]{ 1, 2 }, in);
-            assertEquals(before, Fds.openCount());
+            FdAssert.assertOpenCount(before, "open fds");
         }
         finally
         {
@@ -268,11 +268,11 @@ class UnixSocketPairTest
     @Test
     void closeIsIdempotentAndLaterUseFails() throws IOException
     {
-        final int before = Fds.openCount();
+        final int before = FdAssert.stableOpenCount();
         a.close();
         a.close();
         assertEquals(-1, a.fd());
-        assertEquals(before - 1, Fds.openCount());
+        FdAssert.assertOpenCount(before - 1, "open fds");
         final IOException ex = assertThrows(IOException.class, () -> a.send(new byte[1], 0, 1));
         assertTrue(ex.getMessage().contains("closed"), ex.getMessage());
         assertThrows(IOException.class, () -> a.awaitReadable(0));
@@ -331,12 +331,12 @@ class UnixSocketPairTest
         final int efd = EventFd.create();
         try
         {
-            final int baseline = Fds.openCount();
+            final int baseline = FdAssert.stableOpenCount();
             sendRawFds(a.fd(), efd, 20); // sendWithFds caps at 16, so build the sendmsg by hand
             final int[] fds = new int[4];
             final IOException ex = assertThrows(IOException.class, () -> b.receive(new byte[4], 0, 4, fds, null));
             assertTrue(ex.getMessage().contains("MSG_CTRUNC"), ex.getMessage());
-            assertEquals(baseline, Fds.openCount(), "installed fds must all be closed, stored ones included");
+            FdAssert.assertOpenCount(baseline, "installed fds must all be closed, stored ones included");
         }
         finally
         {

@@ -15,6 +15,7 @@ import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.tap.TapPort;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
 import net.openhft.affinity.Affinity;
@@ -57,11 +58,7 @@ public final class VSwitch implements AutoCloseable
         for (int i = 0; i < ports.length; i++)
         {
             final PortConfig pc = portConfigs.get(i);
-            if (pc.type() != PortType.VHOST_USER)
-            {
-                throw new IOException("port " + pc.name() + ": type " + pc.type() + " is not supported yet");
-            }
-            ports[i] = new VhostUserPort(i, pc.name(), dp.rxRetries());
+            ports[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries());
         }
         fdb = config.fdb().file() == null ? MacTable.inMemory(config.fdb().size()) :
             MacTable.persisted(config.fdb().size(), config.fdb().file());
@@ -72,6 +69,23 @@ public final class VSwitch implements AutoCloseable
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(dp.maxParkMicros()));
         pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(pmd, cpu));
+    }
+
+    /** A TAP the kernel refuses is logged and stands down; the other ports still come up. */
+    private static SwitchPort openTap(final int id, final PortConfig pc, final DatapathConfig dp)
+    {
+        try
+        {
+            final TapPort tap = TapPort.open(id, pc.name(), pc.ifname(), pc.mtu(), pc.mac(), pc.up(), dp.burst());
+            Log.info(pc.name(), "tap " + tap.ifname() + " open: mtu " + tap.mtu() + ", mac " + tap.mac() +
+                (pc.up() ? ", up" : ""));
+            return tap;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            Log.error(pc.name(), ex.getMessage() + "; port stays down, the other ports start");
+            return new UnavailablePort(id, pc.name(), ex.getMessage());
+        }
     }
 
     /** Builds and starts everything; on failure nothing is left running or bound. */
@@ -102,6 +116,10 @@ public final class VSwitch implements AutoCloseable
         for (int i = 0; i < ports.length; i++)
         {
             final PortConfig pc = config.ports().get(i);
+            if (pc.type() != PortType.VHOST_USER)
+            {
+                continue;
+            }
             final VhostUserEndpoint endpoint = new VhostUserEndpoint((VhostUserPort)ports[i], pc.socket(),
                 pc.mode() == SocketMode.SERVER, pc.reconnectMillis(), pmd);
             endpoints.add(endpoint);
@@ -228,6 +246,14 @@ public final class VSwitch implements AutoCloseable
             e.close();
         }
         pmdRunner.close();
+        // Only now, with no PMD left to write to them, may tap fds be closed (a reused fd number would be hit).
+        for (final SwitchPort port : ports)
+        {
+            if (port instanceof TapPort)
+            {
+                ((TapPort)port).close();
+            }
+        }
         if (statsThread != null)
         {
             statsThread.interrupt();
