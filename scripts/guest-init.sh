@@ -7,6 +7,7 @@
 #   peer=10.0.0.2      address to ping (all roles, if given) and iperf3 server (client)
 #   time=5             iperf3 test length in seconds (client)
 #   mtu=1500           optional MTU for the NIC
+#   serve=1            server: number of iperf3 tests to answer before powering off
 #
 # Console markers, one line each (match them with "contains": kernel or firmware output may
 # precede a marker on its line, although /init starts with a newline to avoid that):
@@ -43,7 +44,7 @@ fail() {
     off
 }
 
-IP=10.0.0.1/24 ROLE=idle PEER= TIME=5 MTU=
+IP=10.0.0.1/24 ROLE=idle PEER= TIME=5 MTU= SERVE=1
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         ip=*)   IP="${arg#ip=}" ;;
@@ -51,6 +52,7 @@ for arg in $(cat /proc/cmdline); do
         peer=*) PEER="${arg#peer=}" ;;
         time=*) TIME="${arg#time=}" ;;
         mtu=*)  MTU="${arg#mtu=}" ;;
+        serve=*) SERVE="${arg#serve=}" ;;
     esac
 done
 case "$IP" in */*) ;; *) IP="$IP/24" ;; esac
@@ -147,7 +149,11 @@ iperf_error() {
 
 case "$ROLE" in
     server)
-        iperf3 -s -1 >/tmp/iperf-s.log 2>&1 &
+        # serve=N: answer N iperf3 tests in a row (each "-1" run serves one), then power off.
+        ( n=0; rc=0; while [ $n -lt "$SERVE" ]; do
+              iperf3 -s -1 >/tmp/iperf-s.log 2>&1; rc=$?; n=$((n + 1))
+              [ $n -lt "$SERVE" ] && echo "VSW-IPERF-SERVED rc=$rc n=$n"
+          done; exit $rc ) &
         spid=$!
         i=0
         while ! netstat -ltn 2>/dev/null | grep -q ':5201 '; do
