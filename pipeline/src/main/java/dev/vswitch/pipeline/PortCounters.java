@@ -17,7 +17,11 @@ public final class PortCounters
     public static final int UNICAST = 5;      // frames from this port forwarded to one known port
     public static final int INTERRUPTS = 6;   // call eventfd writes
     public static final int RX_RETRIES = 7;   // destination ring re-checks while it was full
-    private static final int DROPS_BASE = 8;  // + DropReason, counted at the port where the drop happened
+    public static final int RX_GSO = 8;       // frames taken from the port as one GSO super-frame (larger than MTU)
+    public static final int TX_GSO = 9;       // GSO super-frames delivered whole (the peer segments them)
+    public static final int TX_SEGMENTED = 10; // segments the switch cut for a peer without TSO
+    public static final int TX_CSUM_FILLED = 11; // checksums the switch completed for a peer without CSUM
+    private static final int DROPS_BASE = 12; // + DropReason, counted at the port where the drop happened
     private static final int COUNT = DROPS_BASE + DropReason.COUNT;
 
     private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
@@ -64,7 +68,13 @@ public final class PortCounters
         final StringBuilder sb = new StringBuilder(128);
         sb.append("rx=").append(get(RX_PACKETS)).append(" tx=").append(get(TX_PACKETS))
             .append(" flooded=").append(get(FLOODED)).append(" unicast=").append(get(UNICAST))
-            .append(" irqs=").append(get(INTERRUPTS)).append(" drops=").append(totalDrops());
+            .append(" irqs=").append(get(INTERRUPTS));
+        if (get(RX_GSO) + get(TX_GSO) + get(TX_SEGMENTED) + get(TX_CSUM_FILLED) != 0)
+        {
+            sb.append(" gso-in=").append(get(RX_GSO)).append(" gso-out=").append(get(TX_GSO))
+                .append(" segmented=").append(get(TX_SEGMENTED)).append(" csum-filled=").append(get(TX_CSUM_FILLED));
+        }
+        sb.append(" drops=").append(totalDrops());
         for (int r = 1; r < DropReason.COUNT; r++)
         {
             final long d = drops(r);
