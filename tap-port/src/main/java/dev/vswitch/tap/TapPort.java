@@ -14,6 +14,8 @@ import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.offload.ChecksumCompletion;
+import dev.vswitch.pipeline.offload.TcpSegmenter;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeAccess;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -31,13 +33,30 @@ import java.util.Objects;
  * The TAP uplink: a kernel tap interface as a switch port, so frames reach the host's network stack (and whatever it
  * routes or bridges to). The port owns one {@code /dev/net/tun} fd, opened non-blocking with
  * {@code IFF_TAP | IFF_NO_PI | IFF_VNET_HDR}: every frame in either direction is preceded by a 12-byte
- * {@code virtio_net_hdr} (the VERSION_1 layout without {@code num_buffers}), with offloads switched off
- * ({@code TUNSETOFFLOAD 0}) so the kernel segments and checksums everything itself for now.
+ * {@code virtio_net_hdr} (the VERSION_1 layout without {@code num_buffers}; little-endian, as the kernel uses it on
+ * the little-endian hosts {@code LibC} accepts).
  * <p>
  * "Receive" is from the switch's point of view: frames the host sends out of the tap interface, read with one
  * non-blocking {@code read(2)} each. "Transmit" injects a frame into the host as if it arrived on the interface, with
  * one {@code writev(2)} straight from the frame's segments (guest memory, for a frame from a vhost-user port): the
- * only copy is the kernel's into its skb.
+ * only copy is the kernel's into its skb (except where the switch must segment a frame itself, below).
+ *
+ * <h2>Offloads</h2>
+ * Without offloads ({@code TUNSETOFFLOAD 0}) the kernel segments and checksums everything before it hands a frame
+ * to the tap, and finishes nothing we inject: a received header asking for a checksum or segmentation is malformed
+ * ({@link DropReason#BAD_HEADER}). A frame to transmit that still needs either (it came from a port with offloads)
+ * is finished by the switch: a partial checksum is completed while writing, spliced in as an iovec of its own
+ * ({@link PortCounters#TX_CSUM_FILLED}); a TCP super-frame is cut into MTU-sized segments with complete checksums,
+ * each written on its own ({@link PortCounters#TX_SEGMENTED}).
+ * <p>
+ * With offloads ({@code TUNSETOFFLOAD CSUM | TSO4 | TSO6 | TSO_ECN}, {@link #OFFLOADS}) the kernel hands over frames
+ * with a partial checksum ({@code NEEDS_CSUM}: the pseudo-header sum sits in the checksum field, {@code csum_start}
+ * and {@code csum_offset} say where the rest goes) and TCP super-frames of up to 64 KiB still to be cut into
+ * {@code gso_size} payloads ({@code gso_type} TCPV4/TCPV6, maybe with the ECN bit; {@link PortCounters#RX_GSO}).
+ * They travel through the pipeline unchanged, their {@code virtio_net_hdr} fields in the {@link PacketEvent}, and
+ * are handed to the destination port whole. Transmitting, this port writes those fields into the header in front of
+ * the frame and lets the kernel complete or segment it ({@link PortCounters#TX_GSO}): the MTU then applies to each
+ * segment the kernel will cut, not to the super-frame.
  *
  * <h2>Buffer ownership</h2>
  * Each received frame is read into one of {@code burst} switch-owned off-heap buffers (12 + 65535 + slack bytes) and
@@ -68,15 +87,31 @@ public final class TapPort implements SwitchPort, AutoCloseable
     /** Largest {@code burst} accepted (the buffer pool is {@code burst} x ~64 KiB). */
     public static final int MAX_BURST = 1024;
 
+    /** Offloads the tap is given with {@code offloads}: partial checksums, and TCP (also ECN) super-frames. */
+    public static final int OFFLOADS = LibC.TUN_F_CSUM | LibC.TUN_F_TSO4 | LibC.TUN_F_TSO6 | LibC.TUN_F_TSO_ECN;
+
+    /** {@code virtio_net_hdr.flags}: the checksum from {@code csum_start} to the end goes at {@code csum_offset}. */
+    static final int VNET_HDR_F_NEEDS_CSUM = 1;
+    /** {@code virtio_net_hdr.flags}: the kernel validated the checksum (receive only; never passed on). */
+    static final int VNET_HDR_F_DATA_VALID = 2;
+    static final int VNET_HDR_GSO_NONE = 0;
+    static final int VNET_HDR_GSO_TCPV4 = 1;
+    static final int VNET_HDR_GSO_TCPV6 = 4;
+    static final int VNET_HDR_GSO_ECN = 0x80;
+
     /** Room past the 64 KiB frame for the Ethernet + VLAN headers of a 65535-byte MTU frame, and then some. */
     static final int SLACK = 256;
     /** Bytes offered to each read: header, then the frame. A read returning more than this was truncated. */
     static final int READ_CAPACITY = VNET_HDR_LEN + MAX_FRAME + SLACK;
     /** Distance between two pool buffers; a multiple of the cache line so each buffer starts on one. */
     static final int STRIDE = (READ_CAPACITY + 63) & ~63;
+    /** Largest GSO super-frame transmitted: whatever a receive can return, so tap-to-tap always fits. */
+    static final int MAX_GSO_FRAME = READ_CAPACITY - VNET_HDR_LEN;
+    /** Where in the txHeader buffer a checksum completed in software is held for its iovec. */
+    private static final int PATCH_OFFSET = 16;
+    /** Smallest TCP header (data offset 5). */
+    private static final int TCP_MIN_HLEN = 20;
 
-    private static final int VNET_HDR_F_NEEDS_CSUM = 1;
-    private static final int VNET_HDR_GSO_NONE = 0;
     private static final String TUN_DEVICE = "/dev/net/tun";
     private static final int TUN_FLAGS = LibC.IFF_TAP | LibC.IFF_NO_PI | LibC.IFF_VNET_HDR;
     private static final Unsafe U = UnsafeAccess.UNSAFE;
@@ -87,6 +122,7 @@ public final class TapPort implements SwitchPort, AutoCloseable
     private final int mtu;
     private final String mac;
     private final boolean persistent;
+    private final boolean offloads;
     private final PortCounters counters = new PortCounters();
     /** -1 once closed; read once per data-path call. */
     private volatile int fd;
@@ -99,11 +135,18 @@ public final class TapPort implements SwitchPort, AutoCloseable
     private int nextBuffer;
     private int inFlight;
 
-    // Transmit side, PMD-owned: iovec[0] is the constant zero header, iovec[1..] the frame's segments.
+    // Transmit side, PMD-owned: iovec[0] is the virtio_net_hdr at txHeader (rewritten for every frame: all zero
+    // unless the kernel is to finish it), iovec[1..] the frame's segments (+2 when a completed checksum is spliced in).
     private final ByteBuffer iovMemory;
     private final long iovAddress;
-    private final ByteBuffer zeroHeader;
+    private final ByteBuffer txHeaderMemory;
+    private final UnsafeBuffer txHeaderBuffer;
+    /** The 12 header bytes at +0 (the last two, num_buffers, always zero); a checksum completed here at +16. */
+    private final long txHeader;
     private final int maxFrame;
+    /** Software segmentation for a tap without TSO (null with offloads: the kernel segments). */
+    private final TcpSegmenter segmenter;
+    private final SegmentWriter segmentWriter;
 
     // Errors that are no drop reason of their own; single writer (the PMD), read by anyone.
     private volatile long rxErrors;
@@ -111,7 +154,7 @@ public final class TapPort implements SwitchPort, AutoCloseable
     private volatile int lastErrno;
 
     private TapPort(final int id, final String name, final String ifname, final int mtu, final String mac,
-        final boolean persistent, final int fd, final int burst)
+        final boolean persistent, final boolean offloads, final int fd, final int burst)
     {
         this.id = id;
         this.name = name;
@@ -119,6 +162,7 @@ public final class TapPort implements SwitchPort, AutoCloseable
         this.mtu = mtu;
         this.mac = mac;
         this.persistent = persistent;
+        this.offloads = offloads;
         this.fd = fd;
 
         poolSize = burst;
@@ -126,18 +170,24 @@ public final class TapPort implements SwitchPort, AutoCloseable
         pool = new UnsafeBuffer(poolMemory);
         poolAddress = pool.addressOffset();
 
-        zeroHeader = BufferUtil.allocateDirectAligned(64, 64);   // direct buffers start zeroed
-        iovMemory = BufferUtil.allocateDirectAligned((1 + PacketEvent.MAX_SEGMENTS) * LibC.IOVEC_SIZE, 64);
+        txHeaderMemory = BufferUtil.allocateDirectAligned(64, 64);   // direct buffers start zeroed
+        txHeaderBuffer = new UnsafeBuffer(txHeaderMemory);
+        txHeader = BufferUtil.address(txHeaderMemory);
+        iovMemory = BufferUtil.allocateDirectAligned((1 + PacketEvent.MAX_SEGMENTS + 2) * LibC.IOVEC_SIZE, 64);
         iovAddress = BufferUtil.address(iovMemory);
-        U.putLong(iovAddress, BufferUtil.address(zeroHeader));
+        U.putLong(iovAddress, txHeader);
         U.putLong(iovAddress + 8, VNET_HDR_LEN);
         maxFrame = mtu + ETH_HLEN;
+        // The longest segment cut is the MTU plus a VLAN tag; the segmenter needs room for its longest header chain.
+        segmenter = offloads ? null :
+            new TcpSegmenter(Math.max(maxFrame + VLAN_HLEN, TcpSegmenter.MAX_HEADER_BYTES + 1));
+        segmentWriter = offloads ? null : new SegmentWriter();
     }
 
     /**
      * Creates tap interface {@code ifname}, or attaches to it if it already exists as a (single-queue) tap, and
-     * configures it: virtio-net header of 12 bytes, no offloads, then MTU, MAC (if given) and IFF_UP (if
-     * {@code up}), all by ioctl on the calling thread's network namespace.
+     * configures it: virtio-net header of 12 bytes, offloads {@link #OFFLOADS} or none, then MTU, MAC (if given) and
+     * IFF_UP (if {@code up}), all by ioctl on the calling thread's network namespace.
      *
      * @param id     the port's index in the switch's port array.
      * @param name   the port's name, for logs and messages.
@@ -148,12 +198,14 @@ public final class TapPort implements SwitchPort, AutoCloseable
      * @param mac    {@code aa:bb:cc:dd:ee:ff}, or null to keep the kernel's (random) address.
      * @param up     bring the interface up; false leaves its state as it was.
      * @param burst  the PMD's per-port budget: sizes the receive buffer pool, 1..{@value #MAX_BURST}.
+     * @param offloads let the kernel hand over (and take) frames with a partial checksum and TCP super-frames of up
+     *               to 64 KiB (see the class comment); false: every frame is complete and within the MTU.
      * @throws IOException naming the port, the interface and the errno, e.g.
      *                     {@code port uplink: cannot create tap 'bad/name': Invalid argument (EINVAL)}; no fd is left
      *                     open (and a tap this call created is gone again).
      */
     public static TapPort open(final int id, final String name, final String ifname, final int mtu,
-        final String mac, final boolean up, final int burst) throws IOException
+        final String mac, final boolean up, final int burst, final boolean offloads) throws IOException
     {
         Objects.requireNonNull(name, "name");
         if (burst < 1 || burst > MAX_BURST)
@@ -219,12 +271,14 @@ public final class TapPort implements SwitchPort, AutoCloseable
             }
             try
             {
-                LibC.ioctl(fd, LibC.TUNSETOFFLOAD, 0);   // no CSUM/TSO/UFO: the kernel finishes every frame
+                // Without: no CSUM/TSO/UFO, the kernel finishes every frame. With: partial checksums and TCP GSO.
+                LibC.ioctl(fd, LibC.TUNSETOFFLOAD, offloads ? OFFLOADS : 0);
             }
             catch (final LastErrorException ex)
             {
-                throw new ErrnoException(port + tap + ": cannot switch offloads off (TUNSETOFFLOAD 0)",
-                    ex.getErrorCode());
+                throw new ErrnoException(port + tap + (offloads ?
+                    ": cannot switch offloads on (TUNSETOFFLOAD CSUM|TSO4|TSO6|TSO_ECN)" :
+                    ": cannot switch offloads off (TUNSETOFFLOAD 0)"), ex.getErrorCode());
             }
             try
             {
@@ -265,10 +319,10 @@ public final class TapPort implements SwitchPort, AutoCloseable
             {
                 throw new ErrnoException(port + tap + ": cannot read its mac", ex.errno());
             }
-            final TapPort result = new TapPort(id, name, actual, mtu, effectiveMac, persistent, fd, burst);
+            final TapPort result = new TapPort(id, name, actual, mtu, effectiveMac, persistent, offloads, fd, burst);
             Log.info(name, tap + (persistent ? " attached (persistent)" : " opened") + ": mtu " + mtu + ", mac " +
-                effectiveMac + (up ? ", up" : "") + ", virtio-net header " + VNET_HDR_LEN + " bytes, offloads off, " +
-                burst + " receive buffers");
+                effectiveMac + (up ? ", up" : "") + ", virtio-net header " + VNET_HDR_LEN + " bytes, offloads " +
+                (offloads ? "csum+tso4+tso6+ecn" : "off") + ", " + burst + " receive buffers");
             return result;
         }
         catch (final Throwable t)
@@ -277,6 +331,13 @@ public final class TapPort implements SwitchPort, AutoCloseable
             Fds.close(fd);
             throw t;
         }
+    }
+
+    /** {@link #open(int, String, String, int, String, boolean, int, boolean)} without offloads. */
+    public static TapPort open(final int id, final String name, final String ifname, final int mtu,
+        final String mac, final boolean up, final int burst) throws IOException
+    {
+        return open(id, name, ifname, mtu, mac, up, burst, false);
     }
 
     /** Why TUNSETIFF may have refused, where the errno alone would puzzle. */
@@ -318,6 +379,12 @@ public final class TapPort implements SwitchPort, AutoCloseable
     public int mtu()
     {
         return mtu;
+    }
+
+    /** The tap was opened with offloads: partial checksums and TCP super-frames pass in both directions. */
+    public boolean offloads()
+    {
+        return offloads;
     }
 
     /** The interface's MAC address as read back after configuring it, lower-case. */
@@ -372,8 +439,10 @@ public final class TapPort implements SwitchPort, AutoCloseable
         }
         final int reads = Math.min(budget, poolSize - inFlight);
         final UnsafeBuffer pool = this.pool;
+        final boolean offloads = this.offloads;
         int taken = 0;
         int published = 0;
+        int gso = 0;
         long bytes = 0;
         int slot = nextBuffer;
         while (taken < reads)
@@ -398,7 +467,11 @@ public final class TapPort implements SwitchPort, AutoCloseable
             final int frameLength = (int)got - VNET_HDR_LEN;
             final int flags = pool.getByte(offset) & 0xff;
             final int gsoType = pool.getByte(offset + 1) & 0xff;
-            final int reason;
+            final int hdrLen = pool.getShort(offset + 2, ByteOrder.LITTLE_ENDIAN) & 0xffff;
+            final int gsoSize = pool.getShort(offset + 4, ByteOrder.LITTLE_ENDIAN) & 0xffff;
+            final int csumStart = pool.getShort(offset + 6, ByteOrder.LITTLE_ENDIAN) & 0xffff;
+            final int csumOffset = pool.getShort(offset + 8, ByteOrder.LITTLE_ENDIAN) & 0xffff;
+            int reason;
             if (got < VNET_HDR_LEN)
             {
                 reason = DropReason.BAD_HEADER;
@@ -407,17 +480,15 @@ public final class TapPort implements SwitchPort, AutoCloseable
             {
                 reason = DropReason.TOO_BIG;   // the kernel returns the full length of a frame it had to truncate
             }
-            else if (gsoType != VNET_HDR_GSO_NONE || (flags & VNET_HDR_F_NEEDS_CSUM) != 0)
-            {
-                reason = DropReason.BAD_HEADER;   // offloads are off (TUNSETOFFLOAD 0): the kernel should not do this
-            }
-            else if (frameLength < ETH_HLEN)
-            {
-                reason = DropReason.RUNT;
-            }
             else
             {
-                reason = DropReason.NONE;
+                // malformed, or asking for offloads this tap was not given
+                reason = checkReceivedHeader(offloads, flags, gsoType, hdrLen, gsoSize, csumStart, csumOffset,
+                    frameLength);
+                if (reason == DropReason.NONE && frameLength < ETH_HLEN)
+                {
+                    reason = DropReason.RUNT;
+                }
             }
             if (reason != DropReason.NONE)
             {
@@ -429,13 +500,17 @@ public final class TapPort implements SwitchPort, AutoCloseable
             e.completionToken = slot;
             e.vnetFlags = flags;
             e.gsoType = gsoType;
-            e.hdrLen = pool.getShort(offset + 2, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-            e.gsoSize = pool.getShort(offset + 4, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-            e.csumStart = pool.getShort(offset + 6, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-            e.csumOffset = pool.getShort(offset + 8, ByteOrder.LITTLE_ENDIAN) & 0xffff;
+            e.hdrLen = hdrLen;
+            e.gsoSize = gsoSize;
+            e.csumStart = csumStart;
+            e.csumOffset = csumOffset;
             e.addSegment(poolAddress + offset + VNET_HDR_LEN, frameLength);
             publisher.publish();
 
+            if (gsoType != VNET_HDR_GSO_NONE)
+            {
+                gso++;
+            }
             published++;
             bytes += frameLength;
             slot = slot + 1 == poolSize ? 0 : slot + 1;
@@ -447,9 +522,60 @@ public final class TapPort implements SwitchPort, AutoCloseable
             // Like the vhost-user port: rx counts every frame taken, bytes only those that went on.
             counters.add(PortCounters.RX_PACKETS, taken);
             counters.add(PortCounters.RX_BYTES, bytes);
+            if (gso > 0)
+            {
+                counters.add(PortCounters.RX_GSO, gso);
+            }
         }
         Reference.reachabilityFence(poolMemory);
         return published;
+    }
+
+    /**
+     * Checks the {@code virtio_net_hdr} the kernel put in front of a received frame of {@code frameLength} bytes.
+     * Without offloads it must ask for nothing (no checksum to complete, no segmentation). With them it may carry a
+     * partial checksum, which must lie inside the frame, and a TCPV4/TCPV6 super-frame (optionally with the ECN bit)
+     * with a non-zero {@code gso_size} and a partial checksum (the kernel only segments TCP it checksums in the same
+     * go, as virtio requires); {@code hdr_len} (the kernel's linear header length, a hint) must not exceed the frame.
+     * Other flag bits (DATA_VALID) are accepted as today and never passed on.
+     *
+     * @return {@link DropReason#NONE}, or {@link DropReason#BAD_HEADER}.
+     */
+    static int checkReceivedHeader(final boolean offloads, final int flags, final int gsoType, final int hdrLen,
+        final int gsoSize, final int csumStart, final int csumOffset, final int frameLength)
+    {
+        final boolean needsCsum = (flags & VNET_HDR_F_NEEDS_CSUM) != 0;
+        if (!offloads)
+        {
+            // TUNSETOFFLOAD 0: the kernel should never do this
+            return gsoType != VNET_HDR_GSO_NONE || needsCsum ? DropReason.BAD_HEADER : DropReason.NONE;
+        }
+        if (needsCsum && !checksumInside(csumStart, csumOffset, frameLength))
+        {
+            return DropReason.BAD_HEADER;
+        }
+        if (gsoType != VNET_HDR_GSO_NONE && (!isTcpGso(gsoType) || gsoSize == 0 || !needsCsum))
+        {
+            return DropReason.BAD_HEADER;
+        }
+        if (hdrLen > frameLength)
+        {
+            return DropReason.BAD_HEADER;
+        }
+        return DropReason.NONE;
+    }
+
+    /** The 2-byte checksum field at {@code csumStart + csumOffset} lies inside the frame (computed in long). */
+    static boolean checksumInside(final int csumStart, final int csumOffset, final int frameLength)
+    {
+        return (long)csumStart + csumOffset + 2 <= frameLength;
+    }
+
+    /** TCPV4 or TCPV6, optionally with the ECN bit; nothing else (no UDP, no tunnels). */
+    static boolean isTcpGso(final int gsoType)
+    {
+        final int base = gsoType & ~VNET_HDR_GSO_ECN;
+        return base == VNET_HDR_GSO_TCPV4 || base == VNET_HDR_GSO_TCPV6;
     }
 
     /** The pipeline is done with a received frame: its buffer (the oldest in flight) is free for the next read. */
@@ -464,6 +590,22 @@ public final class TapPort implements SwitchPort, AutoCloseable
 
     // ------------------------------------------------------------------ switch -> host (tap writes)
 
+    /**
+     * Writes the frame into the host with one {@code writev(2)}: header, then the frame's segments in place.
+     * <ul>
+     * <li>A plain frame goes out behind a zero header, if it fits the MTU (+4 bytes when VLAN tagged).</li>
+     * <li>A frame with a partial checksum ({@code NEEDS_CSUM}, field inside the frame): with offloads the header
+     * carries {@code csum_start}/{@code csum_offset} and the kernel completes it; without, the switch completes it
+     * while writing ({@link PortCounters#TX_CSUM_FILLED}).</li>
+     * <li>A TCP super-frame (TCPV4/TCPV6, maybe ECN, with {@code NEEDS_CSUM}, a TCP header inside the frame and a
+     * non-zero {@code gso_size}), at most {@link #MAX_GSO_FRAME} long. With offloads it is legal when each segment
+     * the kernel will cut, headers + {@code gso_size}, fits the MTU, and the header passes it on ({@code hdr_len} =
+     * Ethernet to end of TCP header, exactly), counted as {@link PortCounters#TX_GSO}. Without, the switch cuts it
+     * into segments of {@code gso_size} (less if that would break the MTU), each written on its own
+     * ({@link PortCounters#TX_SEGMENTED} and TX_PACKETS count segments).</li>
+     * </ul>
+     * The DATA_VALID flag a source may carry is never passed on: it spoke for the source's kernel only.
+     */
     @Override
     public boolean transmit(final PacketEvent e)
     {
@@ -475,6 +617,10 @@ public final class TapPort implements SwitchPort, AutoCloseable
         }
         final int length = e.frameLength;
         final int limit = (e.packetFlags & PacketEvent.FLAG_VLAN) != 0 ? maxFrame + VLAN_HLEN : maxFrame;
+        if (e.gsoType != VNET_HDR_GSO_NONE)
+        {
+            return transmitGso(fd, e, limit);
+        }
         if (length > limit)
         {
             counters.drop(DropReason.TOO_BIG);   // the host would take it, but it breaks the interface's MTU
@@ -485,24 +631,248 @@ public final class TapPort implements SwitchPort, AutoCloseable
             counters.drop(DropReason.RUNT);      // the kernel would refuse it with EINVAL
             return false;
         }
+        if ((e.vnetFlags & VNET_HDR_F_NEEDS_CSUM) == 0)
+        {
+            putHeader(0, VNET_HDR_GSO_NONE, 0, 0, 0, 0);
+            return written(writev(fd, e), length);
+        }
+        if (!checksumInside(e.csumStart, e.csumOffset, length))
+        {
+            counters.drop(DropReason.BAD_HEADER);   // checksum code must never be pointed outside the frame
+            return false;
+        }
+        if (offloads)
+        {
+            putHeader(VNET_HDR_F_NEEDS_CSUM, VNET_HDR_GSO_NONE, 0, 0, e.csumStart, e.csumOffset);
+            return written(writev(fd, e), length);
+        }
+        return fillChecksum(fd, e);
+    }
+
+    /**
+     * The kernel was not given checksum offload: completes the partial checksum in software and writes the frame
+     * with the result spliced in, as an iovec of its own between the bytes before and after the field, so the
+     * source's memory (another port's buffer, guest memory) is never written.
+     */
+    private boolean fillChecksum(final int fd, final PacketEvent e)
+    {
+        int value = ChecksumCompletion.compute(e);
+        if (value < 0)
+        {
+            counters.drop(DropReason.BAD_HEADER);
+            return false;
+        }
+        if (value == 0)
+        {
+            // As the kernel does (CSUM_MANGLED_0): the same sum in one's complement for TCP, and for UDP the only
+            // way to say "checksummed, result 0", since 0 there means "no checksum" (and is invalid over IPv6).
+            value = 0xffff;
+        }
+        final long patch = txHeader + PATCH_OFFSET;
+        U.putByte(patch, (byte)(value >>> 8));   // network byte order
+        U.putByte(patch + 1, (byte)value);
+        putHeader(0, VNET_HDR_GSO_NONE, 0, 0, 0, 0);
+
+        final int field = e.csumStart + e.csumOffset;   // checked: field + 2 <= frameLength
+        final int fieldEnd = field + 2;
+        long iov = iovAddress + LibC.IOVEC_SIZE;
+        int count = 1;
+        boolean patched = false;
+        int at = 0;   // frame offset of segment i
+        for (int i = 0; i < e.segCount; i++)
+        {
+            final long address = e.segAddress[i];
+            final int end = at + e.segLength[i];
+            // [at, end) minus [field, fieldEnd): at most the part before and the part after the field
+            final int beforeEnd = Math.min(end, field);
+            if (beforeEnd > at)
+            {
+                U.putLong(iov, address);
+                U.putLong(iov + 8, beforeEnd - at);
+                iov += LibC.IOVEC_SIZE;
+                count++;
+            }
+            if (!patched && end > field)
+            {
+                U.putLong(iov, patch);
+                U.putLong(iov + 8, 2);
+                iov += LibC.IOVEC_SIZE;
+                count++;
+                patched = true;
+            }
+            final int afterStart = Math.max(at, fieldEnd);
+            if (end > afterStart)
+            {
+                U.putLong(iov, address + (afterStart - at));
+                U.putLong(iov + 8, end - afterStart);
+                iov += LibC.IOVEC_SIZE;
+                count++;
+            }
+            at = end;
+        }
+        if (written(writev(fd, count), e.frameLength))
+        {
+            counters.increment(PortCounters.TX_CSUM_FILLED);
+            return true;
+        }
+        return false;
+    }
+
+    private boolean transmitGso(final int fd, final PacketEvent e, final int limit)
+    {
+        final int length = e.frameLength;
+        final int gsoType = e.gsoType;
+        final int csumStart = e.csumStart;
+        if (!isTcpGso(gsoType) || e.gsoSize == 0 || (e.vnetFlags & VNET_HDR_F_NEEDS_CSUM) == 0 ||
+            !checksumInside(csumStart, e.csumOffset, length) || csumStart < ETH_HLEN ||
+            csumStart + TCP_MIN_HLEN > length)
+        {
+            counters.drop(DropReason.BAD_HEADER);
+            return false;
+        }
+        final int tcpHeaderLength = (byteAt(e, csumStart + 12) >>> 4) * 4;   // TCP data offset, in 32-bit words
+        final int headers = csumStart + tcpHeaderLength;
+        if (tcpHeaderLength < TCP_MIN_HLEN || headers > length)
+        {
+            counters.drop(DropReason.BAD_HEADER);
+            return false;
+        }
+        if (length > MAX_GSO_FRAME)
+        {
+            counters.drop(DropReason.TOO_BIG);
+            return false;
+        }
+        if (offloads)
+        {
+            if (headers + e.gsoSize > limit)
+            {
+                counters.drop(DropReason.TOO_BIG);   // a segment the kernel would cut breaks the MTU
+                return false;
+            }
+            putHeader(VNET_HDR_F_NEEDS_CSUM, gsoType, headers, e.gsoSize, csumStart, e.csumOffset);
+            if (written(writev(fd, e), length))
+            {
+                counters.increment(PortCounters.TX_GSO);
+                return true;
+            }
+            return false;
+        }
+        return segment(fd, e, Math.min(e.gsoSize, limit - headers), limit);
+    }
+
+    /**
+     * The kernel was not given TSO: cuts the super-frame into segments of at most {@code mss} payload bytes (the
+     * source's {@code gso_size}, or less where that would break this interface's MTU), each with complete IP and TCP
+     * checksums, and writes each behind a zero header. A write that fails stops the frame; the segments before it
+     * are out.
+     */
+    private boolean segment(final int fd, final PacketEvent e, final int mss, final int limit)
+    {
+        if (mss <= 0)
+        {
+            counters.drop(DropReason.TOO_BIG);   // the headers alone fill the MTU
+            return false;
+        }
+        putHeader(0, VNET_HDR_GSO_NONE, 0, 0, 0, 0);
+        final SegmentWriter writer = segmentWriter;
+        writer.fd = fd;
+        writer.limit = limit;
+        final int sent = segmenter.segment(e, mss, writer);
+        if (sent < 0)
+        {
+            counters.drop(DropReason.BAD_HEADER);   // headers the segmenter cannot parse (not TCP, truncated, ...)
+            return false;
+        }
+        return sent == segmenter.plannedSegments();
+    }
+
+    /** Writes each segment the segmenter cuts: iovec[0] the zero header, iovec[1] the segment in its buffer. */
+    private final class SegmentWriter implements TcpSegmenter.Sink
+    {
+        int fd;
+        int limit;
+
+        @Override
+        public boolean accept(final long address, final int length)
+        {
+            if (length > limit)
+            {
+                counters.drop(DropReason.TOO_BIG);   // cannot happen while the segmenter agrees on the headers
+                return false;
+            }
+            U.putLong(iovAddress + LibC.IOVEC_SIZE, address);
+            U.putLong(iovAddress + LibC.IOVEC_SIZE + 8, length);
+            if (written(writev(fd, 2), length))
+            {
+                counters.increment(PortCounters.TX_SEGMENTED);
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /** Byte {@code offset} of the frame (which the caller checked is inside it), read out of the scatter list. */
+    static int byteAt(final PacketEvent e, final int offset)
+    {
+        int at = offset;
+        for (int i = 0; i < e.segCount; i++)
+        {
+            final int n = e.segLength[i];
+            if (at < n)
+            {
+                return U.getByte(e.segAddress[i] + at) & 0xff;
+            }
+            at -= n;
+        }
+        return 0;
+    }
+
+    /** Fills the 12-byte header iovec[0] points at (little-endian u16s; the last two bytes stay zero). */
+    private void putHeader(final int flags, final int gsoType, final int hdrLen, final int gsoSize,
+        final int csumStart, final int csumOffset)
+    {
+        final UnsafeBuffer h = txHeaderBuffer;
+        h.putByte(0, (byte)flags);
+        h.putByte(1, (byte)gsoType);
+        h.putShort(2, (short)hdrLen, ByteOrder.LITTLE_ENDIAN);
+        h.putShort(4, (short)gsoSize, ByteOrder.LITTLE_ENDIAN);
+        h.putShort(6, (short)csumStart, ByteOrder.LITTLE_ENDIAN);
+        h.putShort(8, (short)csumOffset, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Writes the header then the event's segments, as they are; 0 or the errno of the failed write. */
+    private int writev(final int fd, final PacketEvent e)
+    {
         final int segments = e.segCount;
-        long iov = iovAddress + LibC.IOVEC_SIZE;   // iovec[0] is the zero virtio_net_hdr, set up once
+        long iov = iovAddress + LibC.IOVEC_SIZE;   // iovec[0] is the header, set up once
         for (int i = 0; i < segments; i++)
         {
             U.putLong(iov, e.segAddress[i]);
             U.putLong(iov + 8, e.segLength[i]);
             iov += LibC.IOVEC_SIZE;
         }
+        return writev(fd, segments + 1);
+    }
+
+    /** {@code writev(fd, iovec[0..count))}, retried on EINTR; 0 or the errno of the failed write. */
+    private int writev(final int fd, final int count)
+    {
         long written;
         int errno = 0;
         do
         {
-            written = LibC.Raw.writev(fd, iovAddress, segments + 1);
+            written = LibC.Raw.writev(fd, iovAddress, count);
         }
         while (written < 0 && Errno.EINTR == (errno = Errno.last()));
         Reference.reachabilityFence(iovMemory);
-        Reference.reachabilityFence(zeroHeader);
-        if (written < 0)
+        Reference.reachabilityFence(txHeaderMemory);
+        return written < 0 ? errno : 0;
+    }
+
+    /** Counts a write of {@code length} frame bytes that ended with {@code errno} (0: success). */
+    private boolean written(final int errno, final int length)
+    {
+        if (errno != 0)
         {
             return writeFailed(errno);
         }

@@ -71,6 +71,60 @@ final class Frames
         return f;
     }
 
+    static final int IPPROTO_TCP = 6;
+    static final int TCP_FIN = 0x01;
+    static final int TCP_SYN = 0x02;
+    static final int TCP_RST = 0x04;
+    static final int TCP_PSH = 0x08;
+    static final int TCP_ACK = 0x10;
+    /** Offset of the TCP checksum in a frame built by {@link #tcp}: Ethernet 14 + IPv4 20 + 16. */
+    static final int TCP_CSUM_AT = 14 + 20 + 16;
+
+    /**
+     * A TCP segment in Ethernet + IPv4 (20-byte header with a valid checksum, TCP header without options). The TCP
+     * checksum is complete, or, with {@code partial}, what a NEEDS_CSUM sender leaves in the field: the folded
+     * pseudo-header sum, not complemented ({@code csum_start} 34, {@code csum_offset} 16).
+     */
+    static byte[] tcp(final byte[] dstMac, final byte[] srcMac, final int srcIp, final int dstIp, final int srcPort,
+        final int dstPort, final int seq, final int flags, final byte[] payload, final boolean partial)
+    {
+        final int tcpLength = 20 + payload.length;
+        final int ipLength = 20 + tcpLength;
+        final byte[] f = new byte[14 + ipLength];
+        System.arraycopy(dstMac, 0, f, 0, 6);
+        System.arraycopy(srcMac, 0, f, 6, 6);
+        put16(f, 12, ETHERTYPE_IPV4);
+        f[14] = 0x45;
+        put16(f, 16, ipLength);
+        put16(f, 18, 0x4321);
+        put16(f, 20, 0x4000);
+        f[22] = 64;
+        f[23] = IPPROTO_TCP;
+        put32(f, 26, srcIp);
+        put32(f, 30, dstIp);
+        put16(f, 24, checksum(f, 14, 20));
+        put16(f, 34, srcPort);
+        put16(f, 36, dstPort);
+        put32(f, 38, seq);
+        put32(f, 42, 0);
+        f[46] = 0x50;                       // data offset 5
+        f[47] = (byte)flags;
+        put16(f, 48, 65535);                // window
+        System.arraycopy(payload, 0, f, 54, payload.length);
+        long pseudo = (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff) + IPPROTO_TCP +
+            tcpLength;
+        while ((pseudo >> 16) != 0)
+        {
+            pseudo = (pseudo & 0xffff) + (pseudo >> 16);
+        }
+        put16(f, TCP_CSUM_AT, (int)pseudo);
+        if (!partial)
+        {
+            put16(f, TCP_CSUM_AT, checksum(f, 34, tcpLength));
+        }
+        return f;
+    }
+
     /** {@code length} bytes to {@code dstMac} with the experimental ethertype (optionally behind an 802.1Q tag). */
     static byte[] experimental(final byte[] dstMac, final byte[] srcMac, final int length, final boolean vlan)
     {

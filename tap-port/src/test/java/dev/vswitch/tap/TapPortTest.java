@@ -108,7 +108,13 @@ class TapPortTest
      */
     private void openInNamespace(final int mtu, final int burst) throws IOException
     {
-        port = TapPort.open(0, "uplink", ifname, mtu, TAP_MAC, false, burst);
+        openInNamespace(mtu, burst, false);
+    }
+
+    private void openInNamespace(final int mtu, final int burst, final boolean offloads) throws IOException
+    {
+        port = TapPort.open(0, "uplink", ifname, mtu, TAP_MAC, false, burst, offloads);
+        assertEquals(offloads, port.offloads());
         final String ns = "vswt-" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
         Shell.run("ip", "netns", "add", ns);
         netns = ns;
@@ -505,5 +511,283 @@ class TapPortTest
         System.out.println("10,000 empty receives allocated " + idleAllocated + " bytes");
         assertTrue(idleAllocated < 64 * 1024, "10,000 empty receives allocated " + idleAllocated + " bytes");
     }
-}
 
+    // ------------------------------------------------------------------ offloads
+
+    private static boolean isTcp(final byte[] f, final int flags)
+    {
+        return f.length >= 54 && Frames.get16(f, 12) == Frames.ETHERTYPE_IPV4 && (f[23] & 0xff) == Frames.IPPROTO_TCP
+            && (f[47] & flags) == flags;
+    }
+
+    /** Reads frames from the port for up to {@code seconds}, until {@code wanted} resets from port 9 arrived. */
+    private int awaitResets(final int wanted, final int seconds) throws InterruptedException
+    {
+        final TestRing ring = new TestRing();
+        final int[] resets = {0};
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (resets[0] < wanted && System.nanoTime() < deadline)
+        {
+            if (ring.round(port, BURST, e -> {
+                final byte[] f = Frames.bytesOf(e);
+                if (isTcp(f, Frames.TCP_RST) && Frames.get16(f, 34) == 9 && Frames.get32(f, 30) == PEER_IP)
+                {
+                    resets[0]++;
+                }
+            }) == 0)
+            {
+                Thread.sleep(1);
+            }
+        }
+        return resets[0];
+    }
+
+    /**
+     * A SYN to a closed port whose checksum is left partial (NEEDS_CSUM): only if the checksum is completed right
+     * does the namespace's kernel answer with a reset. The checksum field straddles two segments.
+     */
+    private void partialChecksumIsCompleted(final boolean offloads) throws Exception
+    {
+        openInNamespace(1500, BURST, offloads);
+        final Frames.OffHeap syn = new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(port.mac()), PEER_MAC, PEER_IP,
+            TAP_IP, 40_000, 9, 0x01020304, Frames.TCP_SYN, new byte[0], true));
+        final PacketEvent event = syn.describe(new PacketEvent(), 14, 34, Frames.TCP_CSUM_AT + 1);
+        event.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        event.csumStart = 34;
+        event.csumOffset = 16;
+        final byte[] before = Frames.bytesOf(event);
+        assertTrue(port.transmit(event), port.counters().summary());
+        assertArrayEquals(before, Frames.bytesOf(event), "the source's memory is never written");
+        assertEquals(offloads ? 0 : 1, port.counters().get(PortCounters.TX_CSUM_FILLED));
+        assertEquals(1, awaitResets(1, 5), "the namespace answered the SYN: its checksum was completed right");
+        assertEquals(0, port.counters().totalDrops(), port.counters().summary());
+    }
+
+    @Test
+    void partialChecksumIsCompletedByTheKernelWithOffloads() throws Exception
+    {
+        partialChecksumIsCompleted(true);
+    }
+
+    @Test
+    void partialChecksumIsCompletedInSoftwareWithoutOffloads() throws Exception
+    {
+        partialChecksumIsCompleted(false);
+    }
+
+    /** A TCP super-frame of 3 x 1000 payload bytes (ACK|PSH to the closed port 9, partial checksum). */
+    private static PacketEvent superFrame(final Frames.OffHeap frame, final PacketEvent event)
+    {
+        frame.describe(event, 14, 54, 1000, 2500);
+        event.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        event.gsoType = TapPort.VNET_HDR_GSO_TCPV4;
+        event.gsoSize = 1000;
+        event.hdrLen = 54;
+        event.csumStart = 34;
+        event.csumOffset = 16;
+        return event;
+    }
+
+    private Frames.OffHeap superFrameBytes()
+    {
+        final byte[] payload = new byte[3000];
+        for (int i = 0; i < payload.length; i++)
+        {
+            payload[i] = (byte)(i * 7);
+        }
+        return new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(port.mac()), PEER_MAC, PEER_IP, TAP_IP, 40_001, 9,
+            0x10203040, Frames.TCP_ACK | Frames.TCP_PSH, payload, true));
+    }
+
+    @Test
+    void superFrameGoesToTheKernelWholeWithOffloads() throws Exception
+    {
+        openInNamespace(1500, BURST, true);
+        final long rxBefore = namespaceRxPackets();
+        assertTrue(port.transmit(superFrame(superFrameBytes(), new PacketEvent())), port.counters().summary());
+        final PortCounters c = port.counters();
+        assertEquals(1, c.get(PortCounters.TX_GSO));
+        assertEquals(1, c.get(PortCounters.TX_PACKETS));
+        assertEquals(3054, c.get(PortCounters.TX_BYTES));
+        assertEquals(rxBefore + 1, namespaceRxPackets(), "one write, one skb: the kernel took it unsegmented");
+        assertEquals(1, awaitResets(1, 5), "the kernel took it as TCP");
+        assertEquals(0, c.get(PortCounters.TX_SEGMENTED));
+        assertEquals(0, c.totalDrops(), c.summary());
+    }
+
+    @Test
+    void superFrameIsSegmentedInSoftwareWithoutOffloads() throws Exception
+    {
+        openInNamespace(1500, BURST, false);
+        final long rxBefore = namespaceRxPackets();
+        final Frames.OffHeap frame = superFrameBytes();
+        final PacketEvent event = superFrame(frame, new PacketEvent());
+        final byte[] before = Frames.bytesOf(event);
+        assertTrue(port.transmit(event), port.counters().summary());
+        assertArrayEquals(before, Frames.bytesOf(event), "the source's memory is never written");
+        final PortCounters c = port.counters();
+        assertEquals(3, c.get(PortCounters.TX_SEGMENTED));
+        assertEquals(3, c.get(PortCounters.TX_PACKETS));
+        assertEquals(3 * 1054, c.get(PortCounters.TX_BYTES));
+        assertEquals(0, c.get(PortCounters.TX_GSO));
+        assertEquals(rxBefore + 3, namespaceRxPackets(), "three segments written");
+        assertEquals(3, awaitResets(3, 5), "each segment's checksums were right: the kernel answered each");
+        assertEquals(0, c.totalDrops(), c.summary());
+
+        // A super-frame whose gso_size breaks this MTU is cut smaller, not dropped.
+        final PacketEvent big = superFrame(frame, new PacketEvent());
+        big.gsoSize = 2000;
+        final long rxBeforeBig = namespaceRxPackets();
+        assertTrue(port.transmit(big), c.summary());
+        // 3000 payload bytes at most 1500 - 40 = 1460 per segment: 1460 + 1460 + 80
+        assertEquals(6, c.get(PortCounters.TX_SEGMENTED));
+        assertEquals(3 * 1054 + 2 * 1514 + 134, c.get(PortCounters.TX_BYTES));
+        assertEquals(rxBeforeBig + 3, namespaceRxPackets());
+        assertEquals(3, awaitResets(3, 5));
+        assertEquals(0, c.totalDrops(), c.summary());
+    }
+
+    /** Offload requests are checked before anything is written (the tap is down: a write would fail as EIO). */
+    @Test
+    void offloadHeadersAreCheckedBeforeWriting() throws Exception
+    {
+        port = TapPort.open(0, "uplink", ifname, 1500, TAP_MAC, false, BURST, true);
+        final PortCounters c = port.counters();
+        final Frames.OffHeap frame = superFrameBytes();
+
+        PacketEvent e = superFrame(frame, new PacketEvent());
+        e.gsoSize = 1500 - 40 + 1;   // 54 + 1461 > 1514: a segment the kernel cut would break the MTU
+        assertFalse(port.transmit(e));
+        assertEquals(1, c.drops(DropReason.TOO_BIG));
+
+        e = superFrame(frame, new PacketEvent());
+        e.gsoType = 3;   // UDP (UFO): not for this port
+        assertFalse(port.transmit(e));
+        e.gsoType = 5;   // UDP_L4
+        assertFalse(port.transmit(e));
+        e.gsoType = TapPort.VNET_HDR_GSO_TCPV6 | TapPort.VNET_HDR_GSO_ECN;
+        e.gsoSize = 0;
+        assertFalse(port.transmit(e));
+        assertEquals(3, c.drops(DropReason.BAD_HEADER));
+
+        e = superFrame(frame, new PacketEvent());
+        e.vnetFlags = 0;   // GSO without NEEDS_CSUM (virtio requires both)
+        assertFalse(port.transmit(e));
+        e = superFrame(frame, new PacketEvent());
+        e.csumOffset = 3054 - 34 - 1;   // the checksum field would end past the frame
+        assertFalse(port.transmit(e));
+        e = superFrame(frame, new PacketEvent());
+        e.csumStart = 3054 - 19;   // a TCP header cannot fit there
+        e.csumOffset = 0;
+        assertFalse(port.transmit(e));
+        assertEquals(6, c.drops(DropReason.BAD_HEADER));
+
+        // Not GSO: the partial checksum must lie inside the frame, and the MTU applies to the whole frame.
+        final Frames.OffHeap syn = new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(TAP_MAC), PEER_MAC, PEER_IP,
+            TAP_IP, 40_000, 9, 1, Frames.TCP_SYN, new byte[0], true));
+        e = syn.describe(new PacketEvent());
+        e.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        e.csumStart = 34;
+        e.csumOffset = 19;   // 34 + 19 + 2 = 55 > 54
+        assertFalse(port.transmit(e));
+        assertEquals(7, c.drops(DropReason.BAD_HEADER));
+        e = superFrame(frame, new PacketEvent());
+        e.gsoType = 0;
+        assertFalse(port.transmit(e));
+        assertEquals(2, c.drops(DropReason.TOO_BIG));
+
+        // Well-formed: reaches the write, which fails because the interface is down.
+        assertFalse(port.transmit(superFrame(frame, new PacketEvent())));
+        assertEquals(1, c.drops(DropReason.PORT_DOWN));
+        assertEquals(0, c.get(PortCounters.TX_PACKETS));
+        assertEquals(0, c.get(PortCounters.TX_GSO));
+    }
+
+    @Test
+    void receivedHeaderValidation()
+    {
+        final int needs = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        final int v4 = TapPort.VNET_HDR_GSO_TCPV4;
+        final int v6 = TapPort.VNET_HDR_GSO_TCPV6;
+        final int ecn = TapPort.VNET_HDR_GSO_ECN;
+        final int ok = DropReason.NONE;
+        final int bad = DropReason.BAD_HEADER;
+
+        // Offloads off: anything asking for work is malformed; DATA_VALID and garbage in unused fields pass.
+        assertEquals(ok, TapPort.checkReceivedHeader(false, 0, 0, 0, 0, 0, 0, 60));
+        assertEquals(ok, TapPort.checkReceivedHeader(false, TapPort.VNET_HDR_F_DATA_VALID, 0, 9999, 0, 0, 0, 60));
+        assertEquals(bad, TapPort.checkReceivedHeader(false, needs, 0, 0, 0, 34, 16, 60));
+        assertEquals(bad, TapPort.checkReceivedHeader(false, needs, v4, 54, 1448, 34, 16, 3000));
+
+        // Offloads on: a partial checksum inside the frame, and TCP super-frames.
+        assertEquals(ok, TapPort.checkReceivedHeader(true, 0, 0, 0, 0, 0, 0, 60));
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, 0, 0, 0, 34, 16, 54));
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, 0, 0, 0, 34, 16, 52),
+            "34 + 16 + 2 = 52: the field's last byte is the frame's last");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 0, 0, 0, 34, 16, 51));
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 0, 0, 0, 0xffff, 0xffff, 60000),
+            "a bogus csum_start past the end");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 0, 0, 0, 60, 0, 60));
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v4, 66, 1448, 34, 16, 65_000));
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v6, 86, 1428, 54, 16, 65_000));
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v4 | ecn, 66, 1448, 34, 16, 65_000));
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v6 | ecn, 86, 1428, 54, 16, 65_000));
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 66, 0, 34, 16, 65_000), "gso_size 0");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, 0, v4, 66, 1448, 34, 16, 65_000), "GSO, no checksum");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 65_001, 1448, 34, 16, 65_000),
+            "hdr_len past the end");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 0, 61, 0, 34, 16, 60), "hdr_len past the end");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 66, 1448, 64_990, 16, 65_000),
+            "GSO with the checksum past the end");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 3, 42, 1472, 34, 6, 65_000), "UDP (UFO)");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 5, 42, 1472, 34, 6, 65_000), "UDP_L4");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, ecn, 0, 0, 34, 16, 60), "ECN alone");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, 0x41, 66, 1448, 34, 16, 65_000), "unknown bits");
+    }
+
+    /** Super-frames and partial checksums, passed on or finished in software: no allocation per frame either way. */
+    private void offloadTransmitsAllocateNothing(final boolean offloads) throws Exception
+    {
+        openInNamespace(1500, BURST, offloads);
+        final PacketEvent gso = superFrame(superFrameBytes(), new PacketEvent());
+        final PacketEvent csum = new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(port.mac()), PEER_MAC, PEER_IP,
+            TAP_IP, 40_000, 9, 7, Frames.TCP_SYN, new byte[0], true))
+            .describe(new PacketEvent(), 14, 34, Frames.TCP_CSUM_AT + 1);
+        csum.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        csum.csumStart = 34;
+        csum.csumOffset = 16;
+        for (int i = 0; i < 20_000; i++)   // warm up: class init, JIT
+        {
+            port.transmit(gso);
+            port.transmit(csum);
+        }
+        final long tid = Thread.currentThread().getId();
+        final long before = THREADS.getThreadAllocatedBytes(tid);
+        int sent = 0;
+        for (int i = 0; i < 5_000; i++)
+        {
+            sent += port.transmit(gso) ? 1 : 0;
+            sent += port.transmit(csum) ? 1 : 0;
+        }
+        final long allocated = THREADS.getThreadAllocatedBytes(tid) - before;
+        assertEquals(10_000, sent, port.counters().summary());
+        System.out.println("10,000 offload transmits (offloads " + (offloads ? "on" : "off") + ") allocated " +
+            allocated + " bytes; " + port.counters().summary());
+        assertTrue(allocated < 64 * 1024, "10,000 offload transmits allocated " + allocated + " bytes");
+        assertEquals(offloads ? 25_000 : 0, port.counters().get(PortCounters.TX_GSO));
+        assertEquals(offloads ? 0 : 75_000, port.counters().get(PortCounters.TX_SEGMENTED));
+        assertEquals(offloads ? 0 : 25_000, port.counters().get(PortCounters.TX_CSUM_FILLED));
+    }
+
+    @Test
+    void passingOffloadsOnAllocatesNothing() throws Exception
+    {
+        offloadTransmitsAllocateNothing(true);
+    }
+
+    @Test
+    void finishingOffloadsInSoftwareAllocatesNothing() throws Exception
+    {
+        offloadTransmitsAllocateNothing(false);
+    }
+}
