@@ -58,7 +58,7 @@ public final class VSwitch implements AutoCloseable
         for (int i = 0; i < ports.length; i++)
         {
             final PortConfig pc = portConfigs.get(i);
-            ports[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries());
+            ports[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
         }
         fdb = config.fdb().file() == null ? MacTable.inMemory(config.fdb().size()) :
             MacTable.persisted(config.fdb().size(), config.fdb().file());
@@ -76,7 +76,9 @@ public final class VSwitch implements AutoCloseable
     {
         try
         {
-            final TapPort tap = TapPort.open(id, pc.name(), pc.ifname(), pc.mtu(), pc.mac(), pc.up(), dp.burst());
+            // Offloads on: the kernel takes and hands over partial checksums and TCP super-frames; a peer port
+            // that cannot take them gets them completed or segmented by the switch.
+            final TapPort tap = TapPort.open(id, pc.name(), pc.ifname(), pc.mtu(), pc.mac(), pc.up(), dp.burst(), true);
             Log.info(pc.name(), "tap " + tap.ifname() + " open: mtu " + tap.mtu() + ", mac " + tap.mac() +
                 (pc.up() ? ", up" : ""));
             return tap;

@@ -23,15 +23,26 @@ public final class VhostUserDevice implements AutoCloseable
 
     public static final long OFFERED_FEATURES = bit(VirtioNet.F_VERSION_1) | bit(VirtioNet.F_RING_INDIRECT_DESC) |
         bit(VirtioNet.F_RING_EVENT_IDX) | bit(VirtioNet.F_MRG_RXBUF) | bit(VirtioNet.F_PROTOCOL_FEATURES) |
-        bit(VirtioNet.F_MAC) | bit(VirtioNet.F_STATUS) | bit(27 /* ANY_LAYOUT */);
+        bit(VirtioNet.F_MAC) | bit(VirtioNet.F_STATUS) | bit(27 /* ANY_LAYOUT */) | bit(VirtioNet.F_MTU) |
+        // Offloads: a frame keeps its partial checksum / TSO super-frame across the switch to a peer that
+        // negotiated the same; for any other peer the switch completes the checksum or segments in software.
+        bit(VirtioNet.F_CSUM) | bit(VirtioNet.F_GUEST_CSUM) | bit(VirtioNet.F_HOST_TSO4) |
+        bit(VirtioNet.F_HOST_TSO6) | bit(VirtioNet.F_HOST_ECN) | bit(VirtioNet.F_GUEST_TSO4) |
+        bit(VirtioNet.F_GUEST_TSO6) | bit(VirtioNet.F_GUEST_ECN);
     public static final long OFFERED_PROTOCOL_FEATURES =
-        bit(VirtioNet.PROTOCOL_F_MQ) | bit(VirtioNet.PROTOCOL_F_REPLY_ACK);
+        bit(VirtioNet.PROTOCOL_F_MQ) | bit(VirtioNet.PROTOCOL_F_REPLY_ACK) | bit(VirtioNet.PROTOCOL_F_NET_MTU);
 
     /** Where started rings go: the port's data path. */
     public interface RingHost
     {
-        /** Publishes (or, with null, withdraws) the ring the PMD uses for queue {@code index}. */
-        void publishRing(int index, SplitVirtqueue ring, int headerLength, boolean mergeable);
+        /**
+         * Publishes (or, with null, withdraws) the ring the PMD uses for queue {@code index}, with the features
+         * negotiated for it (header layout, mergeable buffers, offloads).
+         */
+        void publishRing(int index, SplitVirtqueue ring, long features);
+
+        /** Largest payload the port takes, to compare with what the front end reports (NET_SET_MTU). */
+        int mtu();
     }
 
     private static final class Vring
@@ -148,6 +159,9 @@ public final class VhostUserDevice implements AutoCloseable
             case SET_VRING_ENABLE:
                 setVringEnable(msg);
                 return 0;
+            case NET_SET_MTU:
+                setMtu(payloadU64(msg));
+                return 0;
             default:
                 throw new VhostUserException("unsupported request " + name(request) + " (" + msg.size() +
                     " byte payload)");
@@ -181,7 +195,35 @@ public final class VhostUserDevice implements AutoCloseable
         if (has(f, VirtioNet.F_RING_EVENT_IDX)) sb.append("EVENT_IDX ");
         if (has(f, VirtioNet.F_RING_INDIRECT_DESC)) sb.append("INDIRECT_DESC ");
         if (has(f, VirtioNet.F_PROTOCOL_FEATURES)) sb.append("PROTOCOL_FEATURES ");
+        if (has(f, VirtioNet.F_CSUM)) sb.append("CSUM ");
+        if (has(f, VirtioNet.F_GUEST_CSUM)) sb.append("GUEST_CSUM ");
+        if (has(f, VirtioNet.F_HOST_TSO4)) sb.append("HOST_TSO4 ");
+        if (has(f, VirtioNet.F_HOST_TSO6)) sb.append("HOST_TSO6 ");
+        if (has(f, VirtioNet.F_GUEST_TSO4)) sb.append("GUEST_TSO4 ");
+        if (has(f, VirtioNet.F_GUEST_TSO6)) sb.append("GUEST_TSO6 ");
+        if (has(f, VirtioNet.F_MTU)) sb.append("MTU ");
         return sb.toString().trim();
+    }
+
+    private void setMtu(final long mtu) throws VhostUserException
+    {
+        if (!has(protocolFeatures, VirtioNet.PROTOCOL_F_NET_MTU))
+        {
+            throw new VhostUserException("NET_SET_MTU without the MTU protocol feature negotiated");
+        }
+        if (mtu < 68 || mtu > 65535)
+        {
+            throw new VhostUserException("NET_SET_MTU " + Long.toUnsignedString(mtu) + " outside 68..65535");
+        }
+        if (mtu > host.mtu())
+        {
+            Log.warn(name, "front end MTU " + mtu + " is above the port's " + host.mtu() +
+                "; larger frames towards it are dropped and counted (too-big)");
+        }
+        else
+        {
+            Log.info(name, "front end MTU " + mtu);
+        }
     }
 
     private void setMemTable(final VhostUserMessage msg) throws VhostUserException
@@ -437,10 +479,7 @@ public final class VhostUserDevice implements AutoCloseable
             has(features, VirtioNet.F_RING_EVENT_IDX), v.callFd, v.base);
         ring.suppressKicks();
         v.live = ring;
-        final boolean mergeable = has(features, VirtioNet.F_MRG_RXBUF);
-        final int headerLength = has(features, VirtioNet.F_VERSION_1) || mergeable ?
-            VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
-        host.publishRing(index, ring, headerLength, mergeable);
+        host.publishRing(index, ring, features);
         Log.info(name, "ring " + index + (index % 2 == 0 ? " (guest rx)" : " (guest tx)") + " started: size " +
             num + ", base " + v.base + (v.kickFd < 0 ? ", no kick fd (polled)" : ""));
     }
@@ -454,7 +493,7 @@ public final class VhostUserDevice implements AutoCloseable
         {
             return;
         }
-        host.publishRing(index, null, 0, false);
+        host.publishRing(index, null, 0);
         barrier.awaitQuiescent();
         // Every frame of a round is completed and flushed before the round ends, so the next avail index is
         // exactly where the guest can resume.

@@ -39,6 +39,7 @@ public final class VhostUserMessage
     public static final int SET_PROTOCOL_FEATURES = 16;
     public static final int GET_QUEUE_NUM = 17;
     public static final int SET_VRING_ENABLE = 18;
+    public static final int NET_SET_MTU = 20;
 
     public final byte[] bytes = new byte[HEADER_SIZE + MAX_PAYLOAD];
     public final ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
@@ -119,6 +120,7 @@ public final class VhostUserMessage
             case SET_PROTOCOL_FEATURES: return "SET_PROTOCOL_FEATURES";
             case GET_QUEUE_NUM: return "GET_QUEUE_NUM";
             case SET_VRING_ENABLE: return "SET_VRING_ENABLE";
+            case NET_SET_MTU: return "NET_SET_MTU";
             default: return "request-" + request;
         }
     }

@@ -6,6 +6,8 @@ import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.offload.ChecksumCompletion;
+import dev.vswitch.pipeline.offload.TcpSegmenter;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeAccess;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -26,16 +28,21 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     /** PAUSEs between two re-checks of an empty RX ring: long enough for a refill in flight to land, no more. */
     private static final int RETRY_SPINS = 8;
     private static final Unsafe U = UnsafeAccess.UNSAFE;
+    static final int MAX_MTU = 65535;
 
     private final int id;
     private final String name;
     private final int rxRetries;
+    /** Largest payload (IP packet) the port takes: a frame may be mtu + 14, + 4 when VLAN-tagged. */
+    private final int mtu;
     private final PortCounters counters = new PortCounters();
 
     private volatile SplitVirtqueue rxRing;   // guest RX: we fill it
     private volatile SplitVirtqueue txRing;   // guest TX: we drain it
+    // Negotiated with the current front end; written before the volatile ring store that publishes them.
     private volatile int headerLength = VirtioNet.HDR_LEN_MRG;
     private volatile boolean mergeable;
+    private volatile long features;
 
     // Scratch owned by the PMD thread, allocated once.
     private final UnsafeBuffer header = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
@@ -46,12 +53,29 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private int cursorSegment;
     private int cursorOffset;
     private boolean starvedThisRound;
+    private final TcpSegmenter segmenter = new TcpSegmenter(256 + MAX_MTU);
+    private final PacketEvent segmentEvent = new PacketEvent();
+    private final SegmentSink segmentSink = new SegmentSink();
+    private SplitVirtqueue segmentRing;
 
+    /** A port without an MTU limit of its own (frames up to 64 KB). */
     public VhostUserPort(final int id, final String name, final int rxRetries)
+    {
+        this(id, name, rxRetries, MAX_MTU);
+    }
+
+    public VhostUserPort(final int id, final String name, final int rxRetries, final int mtu)
     {
         this.id = id;
         this.name = name;
         this.rxRetries = rxRetries;
+        this.mtu = mtu;
+    }
+
+    @Override
+    public int mtu()
+    {
+        return mtu;
     }
 
     @Override
@@ -83,14 +107,23 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         return txRing != null;
     }
 
-    @Override
+    /** For tests and benchmarks that lay rings out themselves: no offloads negotiated. */
     public void publishRing(final int index, final SplitVirtqueue ring, final int headerLength,
         final boolean mergeable)
     {
+        publishRing(index, ring, (mergeable ? VirtioNet.bit(VirtioNet.F_MRG_RXBUF) : 0) |
+            (headerLength == VirtioNet.HDR_LEN_MRG ? VirtioNet.bit(VirtioNet.F_VERSION_1) : 0));
+    }
+
+    @Override
+    public void publishRing(final int index, final SplitVirtqueue ring, final long features)
+    {
         if (ring != null)
         {
-            this.headerLength = headerLength;   // written before the volatile ring store that publishes them
-            this.mergeable = mergeable;
+            this.mergeable = VirtioNet.has(features, VirtioNet.F_MRG_RXBUF);
+            this.headerLength = VirtioNet.has(features, VirtioNet.F_VERSION_1) || mergeable ?
+                VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
+            this.features = features;
         }
         if (index == 0)
         {
@@ -149,6 +182,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             else
             {
                 bytes += e.frameLength;
+                if (e.gsoType != VirtioNet.GSO_NONE)
+                {
+                    counters.increment(PortCounters.RX_GSO);
+                }
             }
             publisher.publish();
             published++;
@@ -204,19 +241,29 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         e.gsoSize = header.getShort(4, ByteOrder.LITTLE_ENDIAN) & 0xffff;
         e.csumStart = header.getShort(6, ByteOrder.LITTLE_ENDIAN) & 0xffff;
         e.csumOffset = header.getShort(8, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-        // Offloads are not negotiated on this port yet: a header asking for them is malformed. The bounds check
-        // stays even then, so checksum code added later can never be pointed outside the frame (CVE-2024-11614).
-        if (e.gsoType != VirtioNet.GSO_NONE)
-        {
-            return DropReason.BAD_HEADER;
-        }
-        if ((e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) != 0)
-        {
-            return DropReason.BAD_HEADER;
-        }
         if (frameLength < 14)
         {
             return DropReason.RUNT;
+        }
+        // A header may only ask for what was negotiated, and must point inside the frame: checksum code must
+        // never be steered outside it (CVE-2024-11614).
+        final long f = features;
+        if (e.gsoType != VirtioNet.GSO_NONE)
+        {
+            final int base = e.gsoType & ~VirtioNet.GSO_ECN;
+            final boolean allowed = (base == VirtioNet.GSO_TCPV4 && VirtioNet.has(f, VirtioNet.F_HOST_TSO4)) ||
+                (base == VirtioNet.GSO_TCPV6 && VirtioNet.has(f, VirtioNet.F_HOST_TSO6));
+            // A super-frame always carries a partial checksum (virtio 1.2, 5.1.6.2): without one it is malformed.
+            if (!allowed || e.gsoSize == 0 || (e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) == 0 ||
+                ((e.gsoType & VirtioNet.GSO_ECN) != 0 && !VirtioNet.has(f, VirtioNet.F_HOST_ECN)))
+            {
+                return DropReason.BAD_HEADER;
+            }
+        }
+        if ((e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) != 0 &&
+            (!VirtioNet.has(f, VirtioNet.F_CSUM) || !ChecksumCompletion.valid(frameLength, e.csumStart, e.csumOffset)))
+        {
+            return DropReason.BAD_HEADER;
         }
         return DropReason.NONE;
     }
@@ -233,6 +280,11 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
     // ------------------------------------------------------------------ switch -> guest RX
 
+    /**
+     * Delivers a frame into the guest's RX ring. Offloads the source used travel with the frame when this guest
+     * negotiated them (one partial checksum, one 64 KB TCP super-frame); otherwise the switch does the work the guest
+     * cannot: completes the checksum while copying, or cuts the super-frame into MSS-sized segments.
+     */
     @Override
     public boolean transmit(final PacketEvent e)
     {
@@ -242,6 +294,109 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             counters.drop(DropReason.PORT_DOWN);
             return false;
         }
+        final long f = features;
+        if (e.gsoType != VirtioNet.GSO_NONE)
+        {
+            if (acceptsGso(f, e.gsoType))
+            {
+                if (e.gsoSize > mtu)
+                {
+                    counters.drop(DropReason.TOO_BIG);
+                    return false;
+                }
+                final boolean delivered = enqueue(ring, e, true, -1, 0);
+                if (delivered)
+                {
+                    counters.increment(PortCounters.TX_GSO);
+                }
+                return delivered;
+            }
+            segmentRing = ring;
+            segmentEvent.inPort = e.inPort;
+            final int sent = segmenter.segment(e, Math.min(e.gsoSize, mtu), segmentSink);
+            segmentRing = null;
+            if (sent < 0)
+            {
+                counters.drop(DropReason.BAD_HEADER);
+                return false;
+            }
+            return sent > 0;
+        }
+        if (e.frameLength > maxFrame(e))
+        {
+            counters.drop(DropReason.TOO_BIG);
+            return false;
+        }
+        if ((e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) != 0)
+        {
+            if (VirtioNet.has(f, VirtioNet.F_GUEST_CSUM))
+            {
+                return enqueue(ring, e, true, -1, 0);
+            }
+            int checksum = ChecksumCompletion.compute(e);
+            if (checksum < 0)   // validated at the source; a stage that rewrote the frame may have broken it
+            {
+                counters.drop(DropReason.BAD_HEADER);
+                return false;
+            }
+            if (checksum == 0)
+            {
+                checksum = 0xffff;   // 0 means "no checksum" to UDP (and is invalid over IPv6); same value for TCP
+            }
+            final boolean delivered = enqueue(ring, e, false, e.csumStart + e.csumOffset, checksum);
+            if (delivered)
+            {
+                counters.increment(PortCounters.TX_CSUM_FILLED);
+            }
+            return delivered;
+        }
+        return enqueue(ring, e, false, -1, 0);
+    }
+
+    private int maxFrame(final PacketEvent e)
+    {
+        return mtu + 14 + ((e.packetFlags & PacketEvent.FLAG_VLAN) != 0 ? 4 : 0);
+    }
+
+    private static boolean acceptsGso(final long f, final int gsoType)
+    {
+        final int base = gsoType & ~VirtioNet.GSO_ECN;
+        return ((base == VirtioNet.GSO_TCPV4 && VirtioNet.has(f, VirtioNet.F_GUEST_TSO4)) ||
+            (base == VirtioNet.GSO_TCPV6 && VirtioNet.has(f, VirtioNet.F_GUEST_TSO6))) &&
+            ((gsoType & VirtioNet.GSO_ECN) == 0 || VirtioNet.has(f, VirtioNet.F_GUEST_ECN));
+    }
+
+    /** Receives each segment the segmenter cuts and delivers it as a plain frame (checksums already complete). */
+    private final class SegmentSink implements TcpSegmenter.Sink
+    {
+        @Override
+        public boolean accept(final long address, final int length)
+        {
+            final PacketEvent segment = segmentEvent;
+            segment.reset(segment.inPort);   // keeps the source port, clears everything else
+            segment.addSegment(address, length);
+            if (length > mtu + 18)
+            {
+                counters.drop(DropReason.TOO_BIG);
+                return false;
+            }
+            final boolean delivered = enqueue(segmentRing, segment, false, -1, 0);
+            if (delivered)
+            {
+                counters.increment(PortCounters.TX_SEGMENTED);
+            }
+            return delivered;
+        }
+    }
+
+    /**
+     * Copies one frame into RX buffers: the virtio_net_hdr (the source's offload fields when {@code passHeader},
+     * else a plain one), then the frame; optionally patches a 16-bit value at frame offset {@code patchOffset}
+     * (a checksum completed in software) in the destination, so the source's memory is never written.
+     */
+    private boolean enqueue(final SplitVirtqueue ring, final PacketEvent e, final boolean passHeader,
+        final int patchOffset, final int patchValue)
+    {
         final int hdrLen = headerLength;
         final long need = (long)hdrLen + e.frameLength;
         final int checkpoint = ring.checkpoint();
@@ -286,8 +441,16 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             buffers++;
         }
 
-        // virtio_net_hdr: no offloads, num_buffers for MRG_RXBUF.
         header.setMemory(0, hdrLen, (byte)0);
+        if (passHeader)
+        {
+            header.putByte(0, (byte)(e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM));
+            header.putByte(1, (byte)e.gsoType);
+            header.putShort(2, (short)e.hdrLen, ByteOrder.LITTLE_ENDIAN);
+            header.putShort(4, (short)e.gsoSize, ByteOrder.LITTLE_ENDIAN);
+            header.putShort(6, (short)e.csumStart, ByteOrder.LITTLE_ENDIAN);
+            header.putShort(8, (short)e.csumOffset, ByteOrder.LITTLE_ENDIAN);
+        }
         if (hdrLen == VirtioNet.HDR_LEN_MRG)
         {
             header.putShort(10, (short)buffers, ByteOrder.LITTLE_ENDIAN);
@@ -298,6 +461,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         for (int i = 0; i < e.segCount; i++)
         {
             copyOut(e.segAddress[i], e.segLength[i]);
+        }
+        if (patchOffset >= 0)
+        {
+            patchShort(hdrLen + patchOffset, patchValue);
         }
 
         long left = need;
@@ -361,6 +528,27 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
                 cursorSegment++;
                 cursorOffset = 0;
             }
+        }
+    }
+
+    /** Writes a big-endian 16-bit value at byte {@code offset} of what was just copied (it may straddle buffers). */
+    private void patchShort(final int offset, final int value)
+    {
+        int skip = offset;
+        int seg = 0;
+        while (skip >= dstLength[seg])
+        {
+            skip -= dstLength[seg];
+            seg++;
+        }
+        U.putByte(dstAddress[seg] + skip, (byte)(value >>> 8));
+        if (skip + 1 < dstLength[seg])
+        {
+            U.putByte(dstAddress[seg] + skip + 1, (byte)value);
+        }
+        else
+        {
+            U.putByte(dstAddress[seg + 1], (byte)value);
         }
     }
 

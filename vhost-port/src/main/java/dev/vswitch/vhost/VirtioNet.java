@@ -8,7 +8,12 @@ public final class VirtioNet
     public static final int F_GUEST_CSUM = 1;
     public static final int F_MTU = 3;
     public static final int F_MAC = 5;
+    public static final int F_GUEST_TSO4 = 7;
+    public static final int F_GUEST_TSO6 = 8;
+    public static final int F_GUEST_ECN = 9;
     public static final int F_HOST_TSO4 = 11;
+    public static final int F_HOST_TSO6 = 12;
+    public static final int F_HOST_ECN = 13;
     public static final int F_MRG_RXBUF = 15;
     public static final int F_STATUS = 16;
     public static final int F_CTRL_VQ = 17;
@@ -22,6 +27,7 @@ public final class VirtioNet
     // vhost-user protocol feature bits.
     public static final int PROTOCOL_F_MQ = 0;
     public static final int PROTOCOL_F_REPLY_ACK = 3;
+    public static final int PROTOCOL_F_NET_MTU = 4;
 
     // Split ring descriptor flags.
     public static final int DESC_F_NEXT = 1;
@@ -33,6 +39,9 @@ public final class VirtioNet
     // virtio_net_hdr.
     public static final int HDR_F_NEEDS_CSUM = 1;
     public static final int GSO_NONE = 0;
+    public static final int GSO_TCPV4 = 1;
+    public static final int GSO_TCPV6 = 4;
+    public static final int GSO_ECN = 0x80;
     /** Header size with VERSION_1 or MRG_RXBUF (it has num_buffers); 10 for a legacy device without them. */
     public static final int HDR_LEN_MRG = 12;
     public static final int HDR_LEN_LEGACY = 10;
