@@ -69,6 +69,13 @@ public final class Testpmd implements AutoCloseable
      */
     public static Testpmd macForwarding(final List<Port> ports, final String extraTestpmdArgs) throws IOException
     {
+        return start(ports, "mac", extraTestpmdArgs);
+    }
+
+    /** testpmd in any forwarding mode (e.g. txonly) over the given virtio-user ports; peers as for mac mode. */
+    public static Testpmd start(final List<Port> ports, final String forwardMode, final String extraTestpmdArgs)
+        throws IOException
+    {
         final List<String> cmd = new ArrayList<>(List.of("stdbuf", "-oL", "dpdk-testpmd", "--lcores", "0@1,1@0", "--no-pci",
             "--no-huge", "-m", "1024", "--file-prefix", "vsw" + ProcessHandle.current().pid() + "-" +
             PREFIX.incrementAndGet(), "--log-level", "lib.eal:error"));
@@ -79,7 +86,7 @@ public final class Testpmd implements AutoCloseable
             cmd.add("net_virtio_user" + i + ",path=" + p.socket() + ",queues=1,mac=" + p.mac() +
                 (p.server() ? ",server=1" : ""));
         }
-        cmd.addAll(List.of("--", "-i", "--total-num-mbufs=16384", "--forward-mode=mac"));
+        cmd.addAll(List.of("--", "-i", "--total-num-mbufs=16384", "--forward-mode=" + forwardMode));
         for (int i = 0; i + 1 < ports.size(); i += 2)
         {
             cmd.add("--eth-peer=" + i + "," + ports.get(i + 1).mac());

@@ -1,0 +1,36 @@
+package dev.vswitch.core.it;
+
+import dev.vswitch.core.VSwitch;
+import dev.vswitch.pipeline.DropReason;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A TAP the kernel refuses (here: "lo" is not a tap) stands down with a clear error; the other ports start. */
+class TapFailureTest
+{
+    @TempDir
+    Path dir;
+
+    @Test
+    void aTapThatCannotBeCreatedLeavesTheOtherPortsRunning() throws Exception
+    {
+        final String yaml = "ports:\n" +
+            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
+            "  - {name: uplink, type: tap, ifname: lo}\n" +
+            "stats: {interval-seconds: 0}\n";
+        try (VSwitch sw = SwitchHarness.start(yaml))
+        {
+            assertFalse(sw.port("uplink").isUp(), "the refused tap is down");
+            assertTrue(Files.exists(dir.resolve("vm1.sock")), "vm1 still listens");
+            // Flooding skips it, and a frame sent to it is counted, not lost silently.
+            assertFalse(sw.port("uplink").transmit(new dev.vswitch.pipeline.PacketEvent()));
+            assertTrue(sw.counters("uplink").drops(DropReason.PORT_DOWN) == 1);
+        }
+    }
+}
