@@ -19,6 +19,7 @@ public final class EventFd
 
     /** drain() needs a destination per thread because concurrent reads would race on a shared one. */
     private static final ThreadLocal<Memory> DRAIN_BUFFER = ThreadLocal.withInitial(() -> new Memory(Long.BYTES));
+    private static final ThreadLocal<Memory> POLL_BUFFER = ThreadLocal.withInitial(() -> new Memory(8));
 
     static
     {
@@ -62,6 +63,24 @@ public final class EventFd
      * @return the accumulated count, or 0 if nothing was pending.
      * @throws UncheckedIOException for errors other than EAGAIN (e.g. EBADF), which indicate a caller bug.
      */
+    /**
+     * Like {@link #drain}, but never blocks and never throws: for fds a peer handed us, which may be blocking, of
+     * another kind, or already broken. Returns what was pending (0 if nothing was, or the fd is unusable).
+     */
+    public static long drainIfReadable(final int fd)
+    {
+        final Memory pollfd = POLL_BUFFER.get();
+        pollfd.setInt(0, fd);
+        pollfd.setShort(4, (short)LibC.POLLIN);
+        pollfd.setShort(6, (short)0);
+        if (LibC.Raw.poll(Pointer.nativeValue(pollfd), 1, 0) != 1 || (pollfd.getShort(6) & LibC.POLLIN) == 0)
+        {
+            return 0;
+        }
+        final Memory value = DRAIN_BUFFER.get();
+        return LibC.Raw.read(fd, Pointer.nativeValue(value), Long.BYTES) == Long.BYTES ? value.getLong(0) : 0;
+    }
+
     public static long drain(final int fd)
     {
         final Memory value = DRAIN_BUFFER.get();

@@ -125,4 +125,35 @@ class EventFdTest
             Fds.close(fd);
         }
     }
+
+    /** A peer's "kick fd" may be a blocking fd with nothing to read: draining it must return, not hang. */
+    @Test
+    void drainIfReadableNeverBlocksOnAPeersFd() throws Exception
+    {
+        final UnixSocket[] pair = UnixSocket.pair();   // blocking sockets, nothing written
+        try
+        {
+            final long start = System.nanoTime();
+            assertEquals(0, EventFd.drainIfReadable(pair[0].fd()));
+            assertTrue(System.nanoTime() - start < 1_000_000_000L, "returned at once");
+            assertEquals(0, EventFd.drainIfReadable(-1), "a broken fd counts nothing and does not throw");
+        }
+        finally
+        {
+            pair[0].close();
+            pair[1].close();
+        }
+        final int fd = EventFd.create();
+        try
+        {
+            EventFd.signal(fd);
+            EventFd.signal(fd);
+            assertEquals(2, EventFd.drainIfReadable(fd));
+            assertEquals(0, EventFd.drainIfReadable(fd));
+        }
+        finally
+        {
+            Fds.close(fd);
+        }
+    }
 }

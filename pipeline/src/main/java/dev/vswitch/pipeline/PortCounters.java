@@ -4,8 +4,9 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * Per-port counters. Written by the one PMD thread that owns the port's data path, read by the stats printer and
- * tests from other threads: opaque accesses keep each long whole without paying for a fence per packet.
+ * Per-port counters. Each counter has one writer (the PMD thread that owns the port's data path; KICKS: the port's
+ * control thread), read by the stats printer and tests from other threads: opaque accesses keep each long whole
+ * without paying for a fence per packet.
  */
 public final class PortCounters
 {
@@ -21,7 +22,8 @@ public final class PortCounters
     public static final int TX_GSO = 9;       // GSO super-frames delivered whole (the peer segments them)
     public static final int TX_SEGMENTED = 10; // segments the switch cut for a peer without TSO
     public static final int TX_CSUM_FILLED = 11; // checksums the switch completed for a peer without CSUM
-    private static final int DROPS_BASE = 12; // + DropReason, counted at the port where the drop happened
+    public static final int KICKS = 12;       // notifications the peer sent although we poll (control thread writes)
+    private static final int DROPS_BASE = 13; // + DropReason, counted at the port where the drop happened
     private static final int COUNT = DROPS_BASE + DropReason.COUNT;
 
     private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
@@ -68,7 +70,7 @@ public final class PortCounters
         final StringBuilder sb = new StringBuilder(128);
         sb.append("rx=").append(get(RX_PACKETS)).append(" tx=").append(get(TX_PACKETS))
             .append(" flooded=").append(get(FLOODED)).append(" unicast=").append(get(UNICAST))
-            .append(" irqs=").append(get(INTERRUPTS));
+            .append(" irqs=").append(get(INTERRUPTS)).append(" kicks=").append(get(KICKS));
         if (get(RX_GSO) + get(TX_GSO) + get(TX_SEGMENTED) + get(TX_CSUM_FILLED) != 0)
         {
             sb.append(" gso-in=").append(get(RX_GSO)).append(" gso-out=").append(get(TX_GSO))

@@ -1,5 +1,6 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.DatapathBarrier;
 import dev.vswitch.pipeline.Log;
@@ -43,6 +44,9 @@ public final class VhostUserDevice implements AutoCloseable
 
         /** Largest payload the port takes, to compare with what the front end reports (NET_SET_MTU). */
         int mtu();
+
+        /** The port's counters: the control plane adds the kicks it drains. */
+        dev.vswitch.pipeline.PortCounters counters();
     }
 
     private static final class Vring
@@ -502,6 +506,26 @@ public final class VhostUserDevice implements AutoCloseable
         if (ring.isBroken())
         {
             Log.warn(name, "ring " + index + " was stopped after the guest broke it (bad avail index or head)");
+        }
+    }
+
+    /**
+     * Drains the kick eventfds and counts what the front end sent. The data path polls and never waits on them;
+     * kicks are suppressed (NO_NOTIFY / avail_event), so a climbing count means a front end that ignores that.
+     */
+    public void countKicks()
+    {
+        long kicks = 0;
+        for (final Vring v : vrings)
+        {
+            if (v.kickFd >= 0)
+            {
+                kicks += EventFd.drainIfReadable(v.kickFd);   // a front end's fd: may be blocking or bogus
+            }
+        }
+        if (kicks != 0)
+        {
+            host.counters().add(dev.vswitch.pipeline.PortCounters.KICKS, kicks);
         }
     }
 

@@ -160,6 +160,7 @@ public final class VhostUserEndpoint implements AutoCloseable
         {
             if (!socket.awaitReadable(POLL_MILLIS))
             {
+                device.countKicks();
                 continue;
             }
             if (!readMessage(socket))

@@ -100,6 +100,23 @@ class VhostUserHandshakeTest
         }
     }
 
+    /** Kicks are never waited on, but they are counted: a front end that ignores suppression shows up. */
+    @Test
+    void kicksTheFrontEndSendsAreCounted() throws IOException
+    {
+        try (FrontEnd fe = h.connect())
+        {
+            final DriverRing rx = DriverRing.allocate(memory, RING_SIZE);
+            final DriverRing tx = DriverRing.allocate(memory, RING_SIZE);
+            fe.startDevice(memory, rx, tx, ALL_FEATURES);
+            dev.vswitch.nativeio.EventFd.signal(fe.kickFd(1));
+            dev.vswitch.nativeio.EventFd.signal(fe.kickFd(1));
+            dev.vswitch.nativeio.EventFd.signal(fe.kickFd(0));
+            awaitTrue(() -> h.port.counters().get(dev.vswitch.pipeline.PortCounters.KICKS) == 3,
+                "three kicks counted, got " + h.port.counters().get(dev.vswitch.pipeline.PortCounters.KICKS));
+        }
+    }
+
     @Test
     void startDeviceStartsBothRingsAndDisconnectTakesThemDown() throws IOException
     {
