@@ -1,0 +1,44 @@
+package dev.vswitch.bench;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A short run of the side-by-side loop harness (one pair, 3 s per run): the harness itself works end to end, both
+ * devices under test forward, and it prints its verdict line. The real figures come from longer runs (RESULTS.md).
+ */
+class PvpCompareSmokeTest
+{
+    private static final Pattern MEDIAN =
+        Pattern.compile("median: vswitch ([0-9.]+) Mpps, dpdk-vhost ([0-9.]+) Mpps, ratio ([0-9.]+)");
+
+    @Test
+    void harnessRunsBothDevicesAndReportsARatio() throws Exception
+    {
+        final Path root = Path.of("..").toAbsolutePath().normalize();
+        final Path script = root.resolve("bench/scripts/pvp-compare.sh");
+        assertTrue(Files.isExecutable(script), script + " is executable");
+        final Process p = new ProcessBuilder(script.toString(), "1", "3", "64").directory(root.toFile())
+            .redirectErrorStream(true).start();
+        final boolean done = p.waitFor(180, TimeUnit.SECONDS);
+        if (!done)
+        {
+            p.destroyForcibly();
+        }
+        final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        System.out.println(out);
+        assertTrue(done, "harness finished within 180 s:\n" + out);
+        final Matcher m = MEDIAN.matcher(out);
+        assertTrue(m.find(), "harness printed its verdict:\n" + out);
+        assertTrue(Double.parseDouble(m.group(1)) > 0.05, "the switch forwarded:\n" + out);
+        assertTrue(Double.parseDouble(m.group(2)) > 0.05, "DPDK's vhost PMD forwarded:\n" + out);
+    }
+}
