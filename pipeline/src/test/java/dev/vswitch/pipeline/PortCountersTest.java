@@ -21,7 +21,7 @@ class PortCountersTest
             assertEquals(0, c.drops(r));
         }
         assertEquals(0, c.totalDrops());
-        assertEquals("rx=0 tx=0 flooded=0 unicast=0 irqs=0 drops=0", c.summary());
+        assertEquals("rx=0 tx=0 flooded=0 unicast=0 irqs=0 kicks=0 drops=0", c.summary());
     }
 
     @Test
@@ -87,7 +87,7 @@ class PortCountersTest
         c.drop(DropReason.RING_FULL);
 
         final String s = c.summary();
-        assertEquals("rx=10 tx=7 flooded=2 unicast=8 irqs=3 drops=3 runt=1 ring-full=2", s);
+        assertEquals("rx=10 tx=7 flooded=2 unicast=8 irqs=3 kicks=0 drops=3 runt=1 ring-full=2", s);
         for (final String absent : new String[] { "bad-chain", "bad-header", "too-big", "port-down", "hairpin",
             "filtered", "none" })
         {
