@@ -312,7 +312,7 @@ public final class LatencyProbe
         while (received < 8)
         {
             final long now = System.nanoTime();
-            if (now > deadline)
+            if (now - deadline > 0)
             {
                 throw new IOException("device under test returned " + received + " of " + attempts +
                     " learning frames within " + timeoutMillis + " ms; is it forwarding between the two sockets?");
