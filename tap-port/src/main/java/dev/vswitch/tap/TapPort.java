@@ -550,7 +550,7 @@ public final class TapPort implements SwitchPort, AutoCloseable
             // TUNSETOFFLOAD 0: the kernel should never do this
             return gsoType != VNET_HDR_GSO_NONE || needsCsum ? DropReason.BAD_HEADER : DropReason.NONE;
         }
-        if (needsCsum && !checksumInside(csumStart, csumOffset, frameLength))
+        if (needsCsum && !ChecksumCompletion.valid(frameLength, csumStart, csumOffset))
         {
             return DropReason.BAD_HEADER;
         }
@@ -563,12 +563,6 @@ public final class TapPort implements SwitchPort, AutoCloseable
             return DropReason.BAD_HEADER;
         }
         return DropReason.NONE;
-    }
-
-    /** The 2-byte checksum field at {@code csumStart + csumOffset} lies inside the frame (computed in long). */
-    static boolean checksumInside(final int csumStart, final int csumOffset, final int frameLength)
-    {
-        return (long)csumStart + csumOffset + 2 <= frameLength;
     }
 
     /** TCPV4 or TCPV6, optionally with the ECN bit; nothing else (no UDP, no tunnels). */
@@ -636,7 +630,7 @@ public final class TapPort implements SwitchPort, AutoCloseable
             putHeader(0, VNET_HDR_GSO_NONE, 0, 0, 0, 0);
             return written(writev(fd, e), length);
         }
-        if (!checksumInside(e.csumStart, e.csumOffset, length))
+        if (!ChecksumCompletion.valid(length, e.csumStart, e.csumOffset))
         {
             counters.drop(DropReason.BAD_HEADER);   // checksum code must never be pointed outside the frame
             return false;
@@ -724,7 +718,7 @@ public final class TapPort implements SwitchPort, AutoCloseable
         final int gsoType = e.gsoType;
         final int csumStart = e.csumStart;
         if (!isTcpGso(gsoType) || e.gsoSize == 0 || (e.vnetFlags & VNET_HDR_F_NEEDS_CSUM) == 0 ||
-            !checksumInside(csumStart, e.csumOffset, length) || csumStart < ETH_HLEN ||
+            !ChecksumCompletion.valid(length, csumStart, e.csumOffset) || csumStart < ETH_HLEN ||
             csumStart + TCP_MIN_HLEN > length)
         {
             counters.drop(DropReason.BAD_HEADER);
