@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 packages=(openjdk-17-jdk-headless maven dpdk qemu-system-x86 busybox-static iperf3 cpio xz-utils gzip
-          iproute2 procps coreutils kmod)
+          iproute2 procps coreutils kmod tcpdump)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

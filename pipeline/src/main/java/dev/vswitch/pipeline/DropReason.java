@@ -20,11 +20,18 @@ public final class DropReason
     public static final int HAIRPIN = 7;
     /** A user or built-in network function dropped it. */
     public static final int FILTERED = 8;
+    /** The frame's VLAN is not carried by the ingress port (wrong or missing tag) or by the chosen egress port. */
+    public static final int VLAN = 9;
+    /** An ACL rule dropped it. */
+    public static final int ACL = 10;
+    /** Over a rate limiter's budget (token bucket empty). */
+    public static final int RATE_LIMITED = 11;
 
-    public static final int COUNT = 9;
+    public static final int COUNT = 12;
 
     private static final String[] NAMES =
-        { "none", "bad-chain", "bad-header", "runt", "ring-full", "too-big", "port-down", "hairpin", "filtered" };
+        { "none", "bad-chain", "bad-header", "runt", "ring-full", "too-big", "port-down", "hairpin", "filtered", "vlan", "acl",
+          "rate-limited" };
 
     private DropReason()
     {

@@ -26,7 +26,8 @@ final class PipelineHandler implements EventPoller.Handler<PacketEvent>
                 stages[i].process(event);
                 if (event.isDropped())
                 {
-                    if (event.dropReason == DropReason.FILTERED || event.dropReason == DropReason.RUNT)
+                    // Counted at the source port, except the one verdict ForwardStage counts itself.
+                    if (event.dropReason != DropReason.HAIRPIN)
                     {
                         source.counters().drop(event.dropReason);
                     }

@@ -51,11 +51,11 @@ class PortCountersTest
         c.drop(DropReason.RUNT);
         c.drop(DropReason.RUNT);
         c.drop(DropReason.HAIRPIN);
-        c.drop(DropReason.FILTERED);   // the last reason: must not spill into another counter
+        c.drop(DropReason.RATE_LIMITED);   // the last reason: must not spill into another counter
 
         assertEquals(2, c.drops(DropReason.RUNT));
         assertEquals(1, c.drops(DropReason.HAIRPIN));
-        assertEquals(1, c.drops(DropReason.FILTERED));
+        assertEquals(1, c.drops(DropReason.RATE_LIMITED));
         assertEquals(0, c.drops(DropReason.RING_FULL));
         assertEquals(4, c.totalDrops());
         for (int i = PortCounters.RX_PACKETS; i <= PortCounters.RX_RETRIES; i++)
@@ -126,8 +126,9 @@ class PortCountersTest
         assertEquals("port-down", DropReason.name(DropReason.PORT_DOWN));
         assertEquals("hairpin", DropReason.name(DropReason.HAIRPIN));
         assertEquals("filtered", DropReason.name(DropReason.FILTERED));
-        assertEquals(DropReason.FILTERED + 1, DropReason.COUNT);
-        assertEquals("unknown-9", DropReason.name(DropReason.COUNT));
+        assertEquals("rate-limited", DropReason.name(DropReason.RATE_LIMITED));
+        assertEquals(DropReason.RATE_LIMITED + 1, DropReason.COUNT);
+        assertEquals("unknown-12", DropReason.name(DropReason.COUNT));
         assertEquals("unknown--1", DropReason.name(-1));
     }
 }
