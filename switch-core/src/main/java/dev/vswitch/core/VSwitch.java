@@ -47,6 +47,7 @@ public final class VSwitch implements AutoCloseable
     private final PmdAgent pmd;
     private final AgentRunner pmdRunner;
     private Thread statsThread;
+    private HousekeepingAffinity housekeeping;
     private volatile boolean closed;
 
     private VSwitch(final SwitchConfig config) throws IOException
@@ -114,6 +115,8 @@ public final class VSwitch implements AutoCloseable
             Log.warn(LOG, "datapath.cpus lists " + cpus.length + " CPUs; this version runs one PMD thread " +
                 "(run-to-completion) on CPU " + cpus[0]);
         }
+        // Before the PMD thread exists: it is created with the housekeeping mask and then pins itself.
+        housekeeping = HousekeepingAffinity.apply(cpus);
         AgentRunner.startOnThread(pmdRunner);
         for (int i = 0; i < ports.length; i++)
         {
@@ -248,6 +251,9 @@ public final class VSwitch implements AutoCloseable
             e.close();
         }
         pmdRunner.close();
+        // With the PMD stopped the counters are final; benchmarks and users read them from this last print.
+        Log.info(LOG, "final counters:");
+        printStats();
         // Only now, with no PMD left to write to them, may tap fds be closed (a reused fd number would be hit).
         for (final SwitchPort port : ports)
         {
@@ -265,6 +271,10 @@ public final class VSwitch implements AutoCloseable
             s.close();
         }
         fdb.close();
+        if (housekeeping != null)
+        {
+            housekeeping.restore();
+        }
         Log.info(LOG, "stopped");
     }
 
@@ -285,7 +295,9 @@ public final class VSwitch implements AutoCloseable
         {
             try
             {
-                if (cpu < Runtime.getRuntime().availableProcessors())
+                // Not availableProcessors(): it counts this thread's current mask, which is the housekeeping set.
+                final java.util.BitSet online = HousekeepingAffinity.onlineCpus();
+                if (online == null || online.get(cpu))
                 {
                     Affinity.setAffinity(cpu);
                 }

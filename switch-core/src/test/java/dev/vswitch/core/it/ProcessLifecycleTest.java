@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -26,25 +25,13 @@ class ProcessLifecycleTest
     @TempDir
     Path dir;
 
-    private static List<String> javaCommand(final Path config) throws IOException
-    {
-        final Path target = Path.of("target").toAbsolutePath();
-        final String classpath = target.resolve("classes") + ":" +
-            Files.readString(target.resolve("classpath.txt")).trim();
-        final List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("@" + target.resolve("jvm.options"));
-        cmd.addAll(List.of("-cp", classpath, "dev.vswitch.core.Main", "--config", config.toString()));
-        return cmd;
-    }
-
     @Test
     void badConfigurationIsRefusedWithFieldAndLineAndNothingStarts() throws Exception
     {
         final Path config = dir.resolve("bad.yaml");
         Files.writeString(config, "ports:\n  - name: vm1\n    type: vhost-user\n    socket: " +
             dir.resolve("vm1.sock") + "\n    sokcet: typo\n");
-        final Process p = new ProcessBuilder(javaCommand(config)).redirectErrorStream(true).start();
+        final Process p = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(2, p.exitValue(), out);
@@ -61,20 +48,20 @@ class ProcessLifecycleTest
             "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
             "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n");
         final Path log = dir.resolve("switch.log");
-        final Process sw = new ProcessBuilder(javaCommand(config)).redirectErrorStream(true)
+        final Process sw = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
             .redirectOutput(log.toFile()).start();
         try
         {
-            awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
+            SwitchProcess.awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
             assertTrue(Files.exists(dir.resolve("vm1.sock")) && Files.exists(dir.resolve("vm2.sock")));
             try (Testpmd pmd = Testpmd.macForwarding(List.of(
                 new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:03:01", false),
                 new Testpmd.Port(dir.resolve("vm2.sock"), "02:00:00:00:03:02", false)), null))
             {
                 pmd.awaitPrompt(Duration.ofSeconds(30));
-                awaitLog(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
+                SwitchProcess.awaitLog(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
                 pmd.command("start tx_first 16");
-                awaitLog(log, "unicast=", Duration.ofSeconds(10));
+                SwitchProcess.awaitLog(log, "unicast=", Duration.ofSeconds(10));
                 // Stop the switch while the front end is still attached and traffic flows.
                 new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
                 assertTrue(sw.waitFor(30, TimeUnit.SECONDS), "switch exits within 30 s of SIGTERM");
@@ -94,20 +81,5 @@ class ProcessLifecycleTest
         {
             sw.destroyForcibly();
         }
-    }
-
-    private static void awaitLog(final Path log, final String text, final Duration timeout) throws IOException
-    {
-        final long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline)
-        {
-            if (Files.exists(log) && Files.readString(log).contains(text))
-            {
-                return;
-            }
-            Testpmd.sleep(100);
-        }
-        throw new AssertionError("switch log never showed '" + text + "':\n" +
-            (Files.exists(log) ? Files.readString(log) : "(no log)"));
     }
 }

@@ -1,0 +1,188 @@
+package dev.vswitch.core;
+
+import dev.vswitch.pipeline.Log;
+import net.openhft.affinity.impl.LinuxHelper;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+
+/**
+ * Keeps the JVM's own threads (GC workers, JIT compilers, vhost-user control threads, the stats printer) off the
+ * CPUs the PMD threads own. Pinning only the PMD thread is not enough: the kernel still schedules the other
+ * threads onto its CPU, and each such preemption stalls every port for a scheduler slice. Measured on the testpmd
+ * latency loop at 10k frames/s: p99.9 round trip 2.9-4 ms with the JVM threads free to run on the PMD CPU,
+ * ~100 us with them moved away.
+ * <p>
+ * Works on the whole process, not just Java threads: every task in /proc/self/task is given the housekeeping set
+ * (online CPUs minus PMD CPUs). Threads created later inherit it from their creator, and the PMD thread, created
+ * after this runs, pins itself to its own CPU. {@link #restore()} gives every task the process's original mask back,
+ * so a switch embedded in a larger JVM (the tests) leaves it as it found it.
+ */
+final class HousekeepingAffinity
+{
+    private static final String LOG = "switch";
+    private static final Path TASKS = Path.of("/proc/self/task");
+    private static final Path ONLINE = Path.of("/sys/devices/system/cpu/online");
+
+    private final BitSet original;
+    private final BitSet housekeeping;
+
+    private HousekeepingAffinity(final BitSet original, final BitSet housekeeping)
+    {
+        this.original = original;
+        this.housekeeping = housekeeping;
+    }
+
+    /**
+     * Moves every current task of this process to the CPUs that are online, allowed to the process, and not in
+     * {@code pmdCpus}. Returns null (and logs why) when that set would be empty or the kernel refuses.
+     */
+    static HousekeepingAffinity apply(final int[] pmdCpus)
+    {
+        final BitSet original;
+        final BitSet online;
+        try
+        {
+            original = allowedCpus(Files.readString(TASKS.getParent().resolve("status")));
+            online = cpuList(Files.readString(ONLINE).trim());
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            Log.warn(LOG, "cannot read the CPU sets (" + ex + "); JVM threads may share the PMD CPU");
+            return null;
+        }
+        final BitSet housekeeping = (BitSet)online.clone();
+        housekeeping.and(original);
+        for (final int cpu : pmdCpus)
+        {
+            housekeeping.clear(cpu);
+        }
+        if (housekeeping.isEmpty())
+        {
+            Log.warn(LOG, "no CPU left for the JVM's other threads besides the PMD CPUs " + cpuList(pmdCpus) +
+                " (online: " + online + "); they will share the PMD CPU");
+            return null;
+        }
+        final HousekeepingAffinity affinity = new HousekeepingAffinity(original, housekeeping);
+        final int moved = affinity.setAll(housekeeping);
+        Log.info(LOG, moved + " JVM threads kept on CPU(s) " + cpuList(housekeeping) + ", off the PMD CPU(s) " +
+            cpuList(pmdCpus));
+        return affinity;
+    }
+
+    /** CPUs the kernel has online, or null if unknown. */
+    static BitSet onlineCpus()
+    {
+        try
+        {
+            return cpuList(Files.readString(ONLINE).trim());
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return null;
+        }
+    }
+
+    /** Gives every task of the process the mask it had before {@link #apply}. */
+    void restore()
+    {
+        setAll(original);
+    }
+
+    BitSet housekeepingCpus()
+    {
+        return (BitSet)housekeeping.clone();
+    }
+
+    private static int setAll(final BitSet mask)
+    {
+        int count = 0;
+        for (final int tid : taskIds())
+        {
+            try
+            {
+                LinuxHelper.sched_setaffinity(tid, mask);
+                count++;
+            }
+            catch (final RuntimeException | LinkageError ex)
+            {
+                // The task may have exited between the listing and the call; nothing else to do for it.
+            }
+        }
+        return count;
+    }
+
+    private static List<Integer> taskIds()
+    {
+        final List<Integer> ids = new ArrayList<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(TASKS))
+        {
+            for (final Path task : tasks)
+            {
+                ids.add(Integer.parseInt(task.getFileName().toString()));
+            }
+        }
+        catch (final IOException | NumberFormatException ex)
+        {
+            Log.warn(LOG, "cannot list " + TASKS + ": " + ex);
+        }
+        return ids;
+    }
+
+    /** The Cpus_allowed_list of a /proc/.../status text. */
+    static BitSet allowedCpus(final String status)
+    {
+        for (final String line : status.split("\n"))
+        {
+            if (line.startsWith("Cpus_allowed_list:"))
+            {
+                return cpuList(line.substring("Cpus_allowed_list:".length()).trim());
+            }
+        }
+        throw new IllegalArgumentException("no Cpus_allowed_list line");
+    }
+
+    /** Parses the kernel's CPU list format: "0-3,8,10-11". */
+    static BitSet cpuList(final String list)
+    {
+        final BitSet cpus = new BitSet();
+        for (final String part : list.split(","))
+        {
+            final String p = part.trim();
+            if (p.isEmpty())
+            {
+                continue;
+            }
+            final int dash = p.indexOf('-');
+            if (dash < 0)
+            {
+                cpus.set(Integer.parseInt(p));
+            }
+            else
+            {
+                cpus.set(Integer.parseInt(p.substring(0, dash)), Integer.parseInt(p.substring(dash + 1)) + 1);
+            }
+        }
+        return cpus;
+    }
+
+    static String cpuList(final BitSet cpus)
+    {
+        return cpus.toString().replace("{", "").replace("}", "").replace(" ", "");
+    }
+
+    private static String cpuList(final int[] cpus)
+    {
+        final BitSet set = new BitSet();
+        for (final int cpu : cpus)
+        {
+            set.set(cpu);
+        }
+        return cpuList(set);
+    }
+}
