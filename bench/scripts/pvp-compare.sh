@@ -41,6 +41,12 @@ YAML
   for _ in $(seq 100); do [ -S "$d/vm2.sock" ] && break; sleep 0.1; done
   generator "$d"
   kill -TERM $pid; wait $pid 2>/dev/null || true
+  # Notifications over the whole run, from the counters the switch prints when it stops: interrupts (call eventfd
+  # writes) and kicks (guest notifications drained) per frame delivered.
+  sed -n '/final counters:/,$p' "$d/switch.log" | grep -a -E ' \[vm[12]\] ' |
+    sed -E 's/.* tx=([0-9]+).* irqs=([0-9]+) kicks=([0-9]+).*/\1 \2 \3/' |
+    awk '{t += $1; i += $2; k += $3} END {printf "%d %d %d\n", t, i, k}' > "$d/notify.txt"
+  cp "$d/notify.txt" "$work/notify-a$1.txt"
 }
 
 run_dpdk() {
@@ -61,7 +67,10 @@ echo "frame=${LEN}B pairs=$PAIRS seconds=$SECS   (aggregate Rx pps at the genera
 for i in $(seq "$PAIRS"); do
   a=$(run_vswitch "$i"); echo "$a" >> "$work/a.txt"
   b=$(run_dpdk "$i"); echo "$b" >> "$work/b.txt"
-  awk -v i="$i" -v a="$a" -v b="$b" 'BEGIN {printf "pair %d: vswitch %.2f Mpps   dpdk-vhost %.2f Mpps\n", i, a/1e6, b/1e6}'
+  read -r tx irqs kicks < "$work/notify-a$i.txt" || { tx=0; irqs=0; kicks=0; }
+  awk -v i="$i" -v a="$a" -v b="$b" -v tx="$tx" -v irqs="$irqs" -v kicks="$kicks" 'BEGIN {
+    printf "pair %d: vswitch %.2f Mpps   dpdk-vhost %.2f Mpps   (vswitch: %d frames delivered, %d irqs = %.2e/frame, %d kicks)\n",
+      i, a/1e6, b/1e6, tx, irqs, (tx > 0 ? irqs/tx : 0), kicks}'
 done
 ma=$(median < "$work/a.txt"); mb=$(median < "$work/b.txt")
 awk -v a="$ma" -v b="$mb" 'BEGIN {printf "median: vswitch %.2f Mpps, dpdk-vhost %.2f Mpps, ratio %.2f\n", a/1e6, b/1e6, (b > 0 ? a/b : 0)}'
