@@ -63,14 +63,18 @@ public final class PmdAgent implements Agent, DatapathBarrier
         // could fill the ring on its own never keeps the ports after it from being polled.
         int index = firstPort;
         firstPort = firstPort + 1 == count ? 0 : firstPort + 1;
+        // Read the ring's free space once per round: every event is consumed within the round that published it,
+        // so only this round's claims use it up. (Asking the ring per port walks its gating sequences each time,
+        // which showed up as a third of the PMD's samples in an idle-heavy profile.)
+        final int free = publisher.remaining();
         for (int left = count; left > 0; left--)
         {
-            final int budget = Math.min(burst, Math.max(1, publisher.remaining() / left));
-            if (publisher.remaining() == 0)
+            final int room = free - received;
+            if (room <= 0)
             {
                 break;
             }
-            received += ports[index].receive(publisher, budget);
+            received += ports[index].receive(publisher, Math.min(burst, Math.max(1, room / left)));
             index = index + 1 == count ? 0 : index + 1;
         }
         if (received > 0)
