@@ -19,8 +19,8 @@ import java.io.IOException;
  */
 public final class TapMirrorSink implements MirrorSink
 {
-    /** The largest MTU the kernel gives a tap. */
-    static final int MTU = 65535;
+    /** The largest MTU the kernel gives a tap: 65535 bytes minus its Ethernet header. */
+    static final int MTU = 65521;
 
     private final TapPort tap;
     private final PacketEvent event = new PacketEvent();
