@@ -78,6 +78,7 @@ class MirrorToPcapTest
             assertEquals(rx + tx, mc.get(MirrorCounters.MIRRORED), mc.summary());
             final Tcpdump live = Tcpdump.read(pcap);
             assertEquals(rx + tx, live.frames(), live.output());
+            sw.printStats();   // prints the mirror's line too
         }
         finally
         {
