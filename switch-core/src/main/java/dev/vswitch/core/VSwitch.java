@@ -2,10 +2,12 @@ package dev.vswitch.core;
 
 import dev.vswitch.core.config.DatapathConfig;
 import dev.vswitch.core.config.IdleMode;
+import dev.vswitch.core.config.MirrorConfig;
 import dev.vswitch.core.config.PortConfig;
 import dev.vswitch.core.config.PortType;
 import dev.vswitch.core.config.SocketMode;
 import dev.vswitch.core.config.SwitchConfig;
+import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
@@ -24,6 +26,7 @@ import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.OffsetEpochNanoClock;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -40,7 +43,11 @@ public final class VSwitch implements AutoCloseable
     private static final String LOG = "switch";
 
     private final SwitchConfig config;
+    /** The ports themselves, as built (control planes, closing). */
+    private final SwitchPort[] rawPorts;
+    /** The ports as the data path sees them: a mirrored port is its {@code MirroredPort} decorator. */
     private final SwitchPort[] ports;
+    private final List<Mirror> mirrors = new ArrayList<>();
     private final List<VhostUserEndpoint> endpoints = new ArrayList<>();
     private final MacTable fdb;
     private final Stage[] stages;
@@ -55,11 +62,20 @@ public final class VSwitch implements AutoCloseable
         this.config = config;
         final List<PortConfig> portConfigs = config.ports();
         final DatapathConfig dp = config.datapath();
-        ports = new SwitchPort[portConfigs.size()];
-        for (int i = 0; i < ports.length; i++)
+        rawPorts = new SwitchPort[portConfigs.size()];
+        for (int i = 0; i < rawPorts.length; i++)
         {
             final PortConfig pc = portConfigs.get(i);
-            ports[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
+            rawPorts[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
+        }
+        ports = rawPorts.clone();
+        final OffsetEpochNanoClock clock = new OffsetEpochNanoClock();
+        for (final MirrorConfig mc : config.mirrors())
+        {
+            final int i = indexOf(mc.from());
+            final Mirror mirror = new Mirror(mc, ports[i], clock);   // a second mirror of a port wraps the first
+            mirrors.add(mirror);
+            ports[i] = mirror.port();
         }
         fdb = config.fdb().file() == null ? MacTable.inMemory(config.fdb().size()) :
             MacTable.persisted(config.fdb().size(), config.fdb().file());
@@ -70,6 +86,18 @@ public final class VSwitch implements AutoCloseable
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(dp.maxParkMicros()));
         pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(pmd, cpu));
+    }
+
+    private int indexOf(final String portName)
+    {
+        for (int i = 0; i < rawPorts.length; i++)
+        {
+            if (rawPorts[i].name().equals(portName))
+            {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("no port " + portName);
     }
 
     /** A TAP the kernel refuses is logged and stands down; the other ports still come up. */
@@ -117,6 +145,11 @@ public final class VSwitch implements AutoCloseable
         }
         // Before the PMD thread exists: it is created with the housekeeping mask and then pins itself.
         housekeeping = HousekeepingAffinity.apply(cpus);
+        // Writers first, so the PMD never copies into a ring nobody drains.
+        for (final Mirror mirror : mirrors)
+        {
+            mirror.start();
+        }
         AgentRunner.startOnThread(pmdRunner);
         for (int i = 0; i < ports.length; i++)
         {
@@ -125,7 +158,7 @@ public final class VSwitch implements AutoCloseable
             {
                 continue;
             }
-            final VhostUserEndpoint endpoint = new VhostUserEndpoint((VhostUserPort)ports[i], pc.socket(),
+            final VhostUserEndpoint endpoint = new VhostUserEndpoint((VhostUserPort)rawPorts[i], pc.socket(),
                 pc.mode() == SocketMode.SERVER, pc.reconnectMillis(), pmd);
             endpoints.add(endpoint);
             try
@@ -193,6 +226,10 @@ public final class VSwitch implements AutoCloseable
         {
             Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
         }
+        for (final Mirror mirror : mirrors)
+        {
+            Log.info("mirror", mirror.summary());
+        }
         final Histogram h = pmd.intervalLatency();
         Log.info(LOG, "fdb " + fdb.size() + " entries; poll-to-publish ns p50=" + h.getValueAtPercentile(50) +
             " p99=" + h.getValueAtPercentile(99) + " max=" + h.getMaxValue() + " (" + h.getTotalCount() + " frames)");
@@ -213,6 +250,12 @@ public final class VSwitch implements AutoCloseable
     public PortCounters counters(final String name)
     {
         return port(name).counters();
+    }
+
+    /** The configured mirrors, in configuration order. */
+    public List<Mirror> mirrors()
+    {
+        return List.copyOf(mirrors);
     }
 
     public MacTable fdb()
@@ -251,11 +294,16 @@ public final class VSwitch implements AutoCloseable
             e.close();
         }
         pmdRunner.close();
+        // No PMD copies into the mirror rings any more: each writer drains its ring, then closes its file or tap.
+        for (final Mirror mirror : mirrors)
+        {
+            mirror.close();
+        }
         // With the PMD stopped the counters are final; benchmarks and users read them from this last print.
         Log.info(LOG, "final counters:");
         printStats();
         // Only now, with no PMD left to write to them, may tap fds be closed (a reused fd number would be hit).
-        for (final SwitchPort port : ports)
+        for (final SwitchPort port : rawPorts)
         {
             if (port instanceof TapPort)
             {

@@ -36,7 +36,7 @@ public final class ConfigLoader {
     /** A unix socket path must fit in sun_path (108 bytes) including the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
 
-    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb");
+    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "mirror");
     private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
     private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
     private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
@@ -45,6 +45,7 @@ public final class ConfigLoader {
             List.of("cpus", "burst", "ring-size", "idle", "max-park-us", "rx-retries");
     private static final List<String> STATS_KEYS = List.of("interval-seconds");
     private static final List<String> FDB_KEYS = List.of("size", "file");
+    private static final List<String> MIRROR_KEYS = List.of("from", "to-pcap", "to-tap", "direction", "snaplen");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -99,7 +100,8 @@ public final class ConfigLoader {
         List<MissingDir> missingDirs = new ArrayList<>();
         List<PortConfig> ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null);
         SwitchConfig config = new SwitchConfig(ports, datapath(root.get("datapath").optionalMapping()),
-                stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping()));
+                stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping()),
+                mirrors(root.get("mirror"), ports));
 
         for (MissingDir missing : missingDirs) {
             try {
@@ -280,6 +282,69 @@ public final class ConfigLoader {
             requireDirectory(fileField, file.toAbsolutePath().getParent());
         }
         return new FdbConfig(size, file);
+    }
+
+    // ---- mirror ----
+
+    /** {@code mirror:} is one mapping or a list of them; absent means no mirrors. */
+    private static List<MirrorConfig> mirrors(NodeReader field, List<PortConfig> ports) throws ConfigException {
+        if (!field.isPresent()) {
+            return List.of();
+        }
+        List<NodeReader> items = field.isList() ? field.list() : List.of(field);
+        Map<Path, Integer> files = new HashMap<>();
+        Map<String, Integer> taps = new HashMap<>();
+        List<MirrorConfig> mirrors = new ArrayList<>();
+        for (NodeReader item : items) {
+            MirrorConfig mirror = mirror(item.mapping(), ports);
+            if (mirror.toPcap() != null) {
+                unique(files, mirror.toPcap().toAbsolutePath().normalize(), item.get("to-pcap"),
+                        "pcap file " + mirror.toPcap());
+            } else {
+                unique(taps, mirror.toTap(), item.get("to-tap"), "mirror tap '" + mirror.toTap() + "'");
+            }
+            mirrors.add(mirror);
+        }
+        return mirrors;
+    }
+
+    private static MirrorConfig mirror(NodeReader mirror, List<PortConfig> ports) throws ConfigException {
+        mirror.allowOnly(MIRROR_KEYS);
+        NodeReader fromField = mirror.get("from");
+        String from = fromField.string();
+        List<String> names = ports.stream().map(PortConfig::name).toList();
+        if (!names.contains(from)) {
+            throw fromField.error("no port named '" + from + "'; ports: " + String.join(", ", names));
+        }
+        boolean pcap = mirror.get("to-pcap").isPresent();
+        boolean tap = mirror.get("to-tap").isPresent();
+        if (pcap && tap) {
+            throw mirror.keyError("to-tap", "give either to-pcap or to-tap, not both");
+        }
+        if (!pcap && !tap) {
+            throw mirror.error("one of to-pcap (a file) or to-tap (an interface name) is required");
+        }
+        MirrorDirection direction = mirror.get("direction").choice(MirrorDirection.class, MirrorDirection.BOTH);
+        if (tap) {
+            if (mirror.get("snaplen").isPresent()) {
+                throw mirror.keyError("snaplen", "only applies to to-pcap (a tap gets whole frames)");
+            }
+            NodeReader tapField = mirror.get("to-tap");
+            String ifname = ifname(tapField);
+            for (PortConfig port : ports) {
+                if (ifname.equals(port.ifname())) {
+                    throw tapField.error("'" + ifname + "' is the ifname of port " + port.name()
+                            + "; a mirror needs a tap of its own");
+                }
+            }
+            return new MirrorConfig(from, null, ifname, direction, MirrorConfig.MAX_SNAPLEN);
+        }
+        NodeReader fileField = mirror.get("to-pcap");
+        Path file = path(fileField);
+        requireDirectory(fileField, file.toAbsolutePath().getParent());
+        int snaplen = mirror.get("snaplen").integer(MirrorConfig.MIN_SNAPLEN, MirrorConfig.MAX_SNAPLEN,
+                MirrorConfig.MAX_SNAPLEN);
+        return new MirrorConfig(from, file, null, direction, snaplen);
     }
 
     // ---- helpers ----

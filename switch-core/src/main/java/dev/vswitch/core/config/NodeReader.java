@@ -117,6 +117,11 @@ final class NodeReader {
 
     // ---- lists ----
 
+    /** True when the value is a YAML list (a field that takes one item or a list of them). */
+    boolean isList() {
+        return node instanceof SequenceNode;
+    }
+
     List<NodeReader> list() throws ConfigException {
         if (!(present() instanceof SequenceNode sequence)) {
             throw typeError("a list");

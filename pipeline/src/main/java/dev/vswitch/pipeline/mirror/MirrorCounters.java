@@ -1,0 +1,40 @@
+package dev.vswitch.pipeline.mirror;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Counters of one mirror. MIRRORED and DROPPED have one writer, the PMD thread (its {@link MirroredPort}); WRITTEN
+ * and WRITE_ERRORS have one writer, the mirror's writer thread. Opaque accesses, as in {@code PortCounters}.
+ */
+public final class MirrorCounters
+{
+    /** Frames copied into the mirror ring. */
+    public static final int MIRRORED = 0;
+    /** Frames not mirrored because the ring was full (the frame itself went on). */
+    public static final int DROPPED = 1;
+    /** Frames the writer took out of the ring and handed to the file or the tap. */
+    public static final int WRITTEN = 2;
+    /** Frames (tap) or flushes (pcap) the sink failed to write. */
+    public static final int WRITE_ERRORS = 3;
+    private static final int COUNT = 4;
+
+    private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
+    private final long[] values = new long[COUNT];
+
+    public void increment(final int counter)
+    {
+        VALUES.setOpaque(values, counter, (long)VALUES.getOpaque(values, counter) + 1);
+    }
+
+    public long get(final int counter)
+    {
+        return (long)VALUES.getOpaque(values, counter);
+    }
+
+    public String summary()
+    {
+        return "mirrored=" + get(MIRRORED) + " mirror-dropped=" + get(DROPPED) + " written=" + get(WRITTEN) +
+            " write-errors=" + get(WRITE_ERRORS);
+    }
+}
