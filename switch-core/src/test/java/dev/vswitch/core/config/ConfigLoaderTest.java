@@ -165,6 +165,7 @@ class ConfigLoaderTest {
                         1000, null, 1500, null, true)),
                 config.ports());
         assertArrayEquals(new int[] {1}, config.datapath().cpus());
+        assertEquals(FdbConfig.defaults(), config.fdb(), "the file spells out the defaults");
         assertTrue(Files.isDirectory(Path.of("/tmp/vswitch")));
     }
 
