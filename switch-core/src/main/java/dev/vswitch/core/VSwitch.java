@@ -27,8 +27,8 @@ import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.CompositeAgent;
+import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.SystemEpochClock;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -65,12 +65,13 @@ public final class VSwitch implements AutoCloseable
             final PortConfig pc = portConfigs.get(i);
             ports[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
         }
-        fdb = openFdb(config.fdb(), portConfigs);
+        final EpochClock clock = MacAger.monotonicClock();
+        fdb = openFdb(config.fdb(), portConfigs, clock);
         stages = new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
-            new CompositeAgent(pmd, new MacAger(fdb, SystemEpochClock.INSTANCE));
+            new CompositeAgent(pmd, new MacAger(fdb, clock));
         final int cpu = dp.cpus()[0];
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
@@ -79,15 +80,15 @@ public final class VSwitch implements AutoCloseable
     }
 
     /** The FDB, with ports identified by name (so a persisted table survives edits) and the static entries. */
-    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs) throws IOException
+    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs, final EpochClock clock)
+        throws IOException
     {
         final String[] names = new String[portConfigs.size()];
         for (int i = 0; i < names.length; i++)
         {
             names[i] = portConfigs.get(i).name();
         }
-        final MacTable table = MacTable.open(fc.size(), fc.portLimit(), fc.agingSeconds(), names, fc.file(),
-            SystemEpochClock.INSTANCE);
+        final MacTable table = MacTable.open(fc.size(), fc.portLimit(), fc.agingSeconds(), names, fc.file(), clock);
         for (final FdbConfig.StaticMac s : fc.statics())
         {
             table.addStatic(s.vlan(), s.macBits(), List.of(names).indexOf(s.port()));

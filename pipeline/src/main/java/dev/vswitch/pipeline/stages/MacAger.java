@@ -26,6 +26,17 @@ public final class MacAger implements Agent
         this.clock = clock;
     }
 
+    /**
+     * Wall-clock milliseconds that never jump: the time at the call plus the monotonic time elapsed since. Aging
+     * only compares times within one run, so a clock step (NTP, an operator) must neither age out every entry at
+     * once nor keep stale ones forever.
+     */
+    public static EpochClock monotonicClock()
+    {
+        final long offsetMillis = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+        return () -> offsetMillis + System.nanoTime() / 1_000_000;
+    }
+
     @Override
     public int doWork()
     {

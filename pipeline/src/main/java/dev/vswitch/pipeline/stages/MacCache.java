@@ -18,6 +18,7 @@ final class MacCache
     private final long[] keys;
     private final long[] values;
     private final int mask;
+    private final int shift;
     private int size;
 
     MacCache(final int maxEntries)
@@ -26,13 +27,14 @@ final class MacCache
         keys = new long[slots];
         values = new long[slots];
         mask = slots - 1;
+        shift = 64 - Integer.numberOfTrailingZeros(slots);
         Arrays.fill(keys, EMPTY_KEY);
     }
 
     private int home(final long key)
     {
-        // Fibonacci hashing: the MAC's low bits are often sequential (02:00:00:00:00:01, ...:02).
-        return (int)((key * 0x9E37_79B9_7F4A_7C15L) >>> 40) & mask;
+        // Fibonacci hashing, top bits: the MAC's low bits are often sequential (02:00:00:00:00:01, ...:02).
+        return (int)((key * 0x9E37_79B9_7F4A_7C15L) >>> shift);
     }
 
     long get(final long key)

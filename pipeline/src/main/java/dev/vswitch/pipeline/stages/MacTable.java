@@ -160,6 +160,8 @@ public final class MacTable implements AutoCloseable
             }
             catch (final IOException | RuntimeException ex)
             {
+                keys.clear();
+                values.clear();
                 Log.warn(LOG, "cannot read " + file + " (" + ex + "); starting with an empty table");
             }
             Files.delete(file);

@@ -3,6 +3,8 @@ package dev.vswitch.pipeline.stages;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.testing.FakePort;
+import net.openhft.chronicle.map.ChronicleMap;
+import net.openhft.chronicle.map.ChronicleMapBuilder;
 import org.agrona.concurrent.CachedEpochClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -373,6 +375,24 @@ class MacTableAgingLimitsTest
     }
 
     @Test
+    void aFileOfThePreviousFormatIsReplacedByAnEmptyTable(@TempDir final Path dir) throws Exception
+    {
+        // Before port names, the file mapped keys to Integer port ids.
+        final Path file = dir.resolve("fdb.dat");
+        try (ChronicleMap<Long, Integer> old = ChronicleMapBuilder.of(Long.class, Integer.class).name("fdb")
+            .entries(64).createPersistedTo(file.toFile()))
+        {
+            old.put(MacTable.key(0, A), 1);
+        }
+        final MacTable table = open(64, 64, 0, file, "vm1", "vm2");
+        assertEquals(0, table.size());
+        assertEquals(MacTable.NO_PORT, table.lookup(0, A));
+        table.learn(0, B, 1);
+        table.close();
+        assertEquals(1, open(64, 64, 0, file, "vm1", "vm2").lookup(0, B));
+    }
+
+    @Test
     void agerSweepsOnThePmdCadence() throws Exception
     {
         setSeconds(1000);
@@ -399,5 +419,19 @@ class MacTableAgingLimitsTest
             ager.doWork();
         }
         assertEquals(0, table.lookup(0, B), "stamped with the ager's second (1003), not the construction time");
+    }
+
+    @Test
+    void monotonicClockIsWallTimeThatNeverGoesBack()
+    {
+        final org.agrona.concurrent.EpochClock monotonic = MacAger.monotonicClock();
+        long previous = monotonic.time();
+        assertTrue(Math.abs(previous - System.currentTimeMillis()) < 1000);
+        for (int i = 0; i < 100_000; i++)
+        {
+            final long now = monotonic.time();
+            assertTrue(now >= previous);
+            previous = now;
+        }
     }
 }
