@@ -2,10 +2,13 @@ package dev.vswitch.pipeline;
 
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
+import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import org.agrona.concurrent.CachedEpochClock;
+import org.agrona.concurrent.CompositeAgent;
 import org.junit.jupiter.api.Test;
 
 import java.lang.management.ManagementFactory;
@@ -141,6 +144,44 @@ class ZeroAllocationTest
 
             assertEquals(1_600 * 64, frames);
             assertTrue(bytes < LIMIT_BYTES, "PMD rounds allocated " + bytes + " bytes over " + frames + " frames");
+        }
+    }
+
+    @Test
+    void agingSweepsAndLastSeenRefreshesDoNotAllocate() throws Exception
+    {
+        final com.sun.management.ThreadMXBean threads = threads();
+        final FakePort p0 = new FakePort(0, false);
+        final FakePort p1 = new FakePort(1, false);
+        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        p1.enqueue(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        final SwitchPort[] ports = { p0, p1 };
+        final CachedEpochClock clock = new CachedEpochClock();
+        clock.update(1_000_000);
+        try (MacTable table = MacTable.open(4096, 1024, 300, new String[] { "p0", "p1" }, null, clock))
+        {
+            final Stage[] stages = {
+                new ClassifyStage(), new MacLearningStage(table), new ForwardStage(table, ports) };
+            final PmdAgent pmd = new PmdAgent("pmd", ports, stages, 256, 32);
+            final CompositeAgent agent = new CompositeAgent(pmd, new MacAger(table, clock));
+            for (int i = 0; i < 20_000; i++)
+            {
+                agent.doWork();
+                clock.advance(10);   // a new second every 100 rounds: a refresh per entry and a sweep start
+            }
+            pmd.intervalLatency();
+
+            final long before = allocated(threads);
+            for (int i = 0; i < 4_000; i++)
+            {
+                agent.doWork();
+                clock.advance(10);
+            }
+            final long bytes = allocated(threads) - before;
+
+            assertEquals(2, table.size());
+            assertEquals(0, table.agedTotal(), "both stations talk every round");
+            assertTrue(bytes < LIMIT_BYTES, "rounds with aging allocated " + bytes + " bytes");
         }
     }
 }

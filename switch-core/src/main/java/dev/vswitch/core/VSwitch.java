@@ -1,6 +1,7 @@
 package dev.vswitch.core;
 
 import dev.vswitch.core.config.DatapathConfig;
+import dev.vswitch.core.config.FdbConfig;
 import dev.vswitch.core.config.IdleMode;
 import dev.vswitch.core.config.MirrorConfig;
 import dev.vswitch.core.config.PortConfig;
@@ -15,6 +16,7 @@ import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
+import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.tap.TapPort;
@@ -22,9 +24,12 @@ import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
 import net.openhft.affinity.Affinity;
 import org.HdrHistogram.Histogram;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.CompositeAgent;
+import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.OffsetEpochNanoClock;
 
@@ -69,23 +74,46 @@ public final class VSwitch implements AutoCloseable
             rawPorts[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
         }
         ports = rawPorts.clone();
-        final OffsetEpochNanoClock clock = new OffsetEpochNanoClock();
+        final OffsetEpochNanoClock mirrorClock = new OffsetEpochNanoClock();
         for (final MirrorConfig mc : config.mirrors())
         {
             final int i = indexOf(mc.from());
-            final Mirror mirror = new Mirror(mc, ports[i], clock);   // a second mirror of a port wraps the first
+            final Mirror mirror = new Mirror(mc, ports[i], mirrorClock);   // a second mirror of a port wraps the first
             mirrors.add(mirror);
             ports[i] = mirror.port();
         }
-        fdb = config.fdb().file() == null ? MacTable.inMemory(config.fdb().size()) :
-            MacTable.persisted(config.fdb().size(), config.fdb().file());
+        final EpochClock clock = MacAger.monotonicClock();
+        fdb = openFdb(config.fdb(), portConfigs, clock);
         stages = new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
+        // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
+        final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
+            new CompositeAgent(pmd, new MacAger(fdb, clock));
         final int cpu = dp.cpus()[0];
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(dp.maxParkMicros()));
-        pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(pmd, cpu));
+        pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(datapath, pmd.roleName(), cpu));
+    }
+
+    /** The FDB, with ports identified by name (so a persisted table survives edits) and the static entries. */
+    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs, final EpochClock clock)
+        throws IOException
+    {
+        final String[] names = new String[portConfigs.size()];
+        for (int i = 0; i < names.length; i++)
+        {
+            names[i] = portConfigs.get(i).name();
+        }
+        final MacTable table = MacTable.open(fc.size(), fc.portLimit(), fc.agingSeconds(), names, fc.file(), clock);
+        for (final FdbConfig.StaticMac s : fc.statics())
+        {
+            table.addStatic(s.vlan(), s.macBits(), List.of(names).indexOf(s.port()));
+        }
+        Log.info(LOG, "fdb: size " + fc.size() + ", port-limit " + fc.portLimit() + ", aging " +
+            (fc.agingSeconds() == 0 ? "off" : fc.agingSeconds() + " s") + ", " + fc.statics().size() + " static, " +
+            (fc.file() == null ? "in memory" : "file " + fc.file()));
+        return table;
     }
 
     private int indexOf(final String portName)
@@ -231,7 +259,7 @@ public final class VSwitch implements AutoCloseable
             Log.info("mirror", mirror.summary());
         }
         final Histogram h = pmd.intervalLatency();
-        Log.info(LOG, "fdb " + fdb.size() + " entries; poll-to-publish ns p50=" + h.getValueAtPercentile(50) +
+        Log.info(LOG, fdb.summary() + "; poll-to-publish ns p50=" + h.getValueAtPercentile(50) +
             " p99=" + h.getValueAtPercentile(99) + " max=" + h.getMaxValue() + " (" + h.getTotalCount() + " frames)");
     }
 
@@ -327,14 +355,16 @@ public final class VSwitch implements AutoCloseable
     }
 
     /** Pins the PMD thread to its CPU when it starts; a failure to pin is logged, not fatal. */
-    private static final class PinnedAgent implements org.agrona.concurrent.Agent
+    private static final class PinnedAgent implements Agent
     {
-        private final PmdAgent delegate;
+        private final Agent delegate;
+        private final String name;
         private final int cpu;
 
-        PinnedAgent(final PmdAgent delegate, final int cpu)
+        PinnedAgent(final Agent delegate, final String name, final int cpu)
         {
             this.delegate = delegate;
+            this.name = name;
             this.cpu = cpu;
         }
 
@@ -376,7 +406,7 @@ public final class VSwitch implements AutoCloseable
         @Override
         public String roleName()
         {
-            return delegate.roleName();
+            return name;
         }
     }
 }

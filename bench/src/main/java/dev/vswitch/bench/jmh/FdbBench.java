@@ -1,6 +1,7 @@
 package dev.vswitch.bench.jmh;
 
 import dev.vswitch.pipeline.stages.MacTable;
+import org.agrona.concurrent.CachedEpochClock;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -20,8 +21,11 @@ import java.util.SplittableRandom;
  * <ul>
  * <li>{@code lookup}: {@link MacTable#lookup}, always a hit (forward stage, known unicast).</li>
  * <li>{@code learn}: {@link MacTable#learn} of a MAC on the port it is already on: the steady state of the
- * mac-learning stage (same MAC, same port: one primitive probe, no Chronicle Map write).</li>
+ * mac-learning stage (same MAC, same port, same second: one primitive probe, no write at all).</li>
+ * <li>{@code ageSweep}: one {@link MacTable#age} step as the PMD's ager runs it ({@link #SWEEP_SLOTS} slots) over a
+ * table with aging on and nothing stale: the per-round price of aging.</li>
  * </ul>
+ * The table is configured as the switch runs it: aging on (300 s), a per-port quota (here the whole table).
  */
 @State(Scope.Thread)
 public class FdbBench extends DataPathBenchmark
@@ -31,6 +35,7 @@ public class FdbBench extends DataPathBenchmark
 
     private static final int VLAN = 0;
     private static final int PORTS = 8;
+    private static final int SWEEP_SLOTS = 1024;
 
     private MacTable table;
     private long[] macs;
@@ -38,6 +43,7 @@ public class FdbBench extends DataPathBenchmark
     private int mask;
     private int next;
     private long learnedAtStart;
+    private long now;
 
     @Setup(Level.Trial)
     public void setUp()
@@ -45,7 +51,23 @@ public class FdbBench extends DataPathBenchmark
         checkForkFlags();
         check(Integer.bitCount(entries) == 1, "entries must be a power of two");
         mask = entries - 1;
-        table = MacTable.inMemory(entries);
+        final String[] names = new String[PORTS];
+        for (int p = 0; p < PORTS; p++)
+        {
+            names[p] = "port" + p;
+        }
+        try
+        {
+            // A clock frozen at one second: the table and the sweep agree on "now" for the whole trial.
+            final CachedEpochClock clock = new CachedEpochClock();
+            clock.update(System.currentTimeMillis());
+            now = clock.time() / 1000;
+            table = MacTable.open(entries, entries, 300, names, null, clock);
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
         macs = new long[entries];
         ports = new int[entries];
         final SplittableRandom random = new SplittableRandom(42);
@@ -87,10 +109,12 @@ public class FdbBench extends DataPathBenchmark
     @TearDown(Level.Trial)
     public void tearDown()
     {
-        if (table.learnedTotal() != learnedAtStart || table.rejectedFull() != 0)
+        if (table.learnedTotal() != learnedAtStart || table.rejectedFull() != 0 || table.agedTotal() != 0 ||
+            table.movedTotal() != 0)
         {
             throw new IllegalStateException("learn was not steady state: learned " +
-                (table.learnedTotal() - learnedAtStart) + " more, rejected " + table.rejectedFull());
+                (table.learnedTotal() - learnedAtStart) + " more, rejected " + table.rejectedFull() + ", aged " +
+                table.agedTotal() + ", moved " + table.movedTotal());
         }
     }
 
@@ -107,5 +131,11 @@ public class FdbBench extends DataPathBenchmark
         final int i = next++ & mask;
         table.learn(VLAN, macs[i], ports[i]);
         return i;
+    }
+
+    @Benchmark
+    public int ageSweep()
+    {
+        return table.age(now, SWEEP_SLOTS);
     }
 }

@@ -1,5 +1,6 @@
 package dev.vswitch.pipeline.stages;
 
+import org.agrona.concurrent.SystemEpochClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +44,12 @@ class MacTableTest
                 // already closed by the test
             }
         }
+    }
+
+    /** The old behaviour: numbered ports, no quota, no aging. */
+    private static MacTable persisted(final int capacity, final Path file) throws Exception
+    {
+        return MacTable.open(capacity, capacity, 0, MacTable.numberedPorts(256), file, SystemEpochClock.INSTANCE);
     }
 
     private static Map<Long, Integer> contents(final MacTable table)
@@ -106,7 +113,8 @@ class MacTableTest
 
         assertEquals(3, table.lookup(0, A));
         assertEquals(1, table.size());
-        assertEquals(2, table.learnedTotal());
+        assertEquals(1, table.learnedTotal());
+        assertEquals(1, table.movedTotal());
         assertEquals(Map.of(MacTable.key(0, A), 3), contents(table), "table of record follows the move");
     }
 
@@ -152,7 +160,8 @@ class MacTableTest
         table.learn(0, A + 1, 1);
         assertEquals(3, table.lookup(0, A));
         assertEquals(1, table.rejectedFull());
-        assertEquals(17, table.learnedTotal());
+        assertEquals(16, table.learnedTotal());
+        assertEquals(1, table.movedTotal(), "A moved; A + 1 was already on port 1");
         assertEquals(16, table.size());
 
         // The same MAC in another VLAN is a new entry: also rejected.
@@ -222,7 +231,7 @@ class MacTableTest
     void persistedTableReloadsEntries(@TempDir final Path dir) throws Exception
     {
         final Path file = dir.resolve("fdb.dat");
-        final MacTable first = MacTable.persisted(64, file);
+        final MacTable first = persisted(64, file);
         first.learn(0, A, 1);
         first.learn(7, B, 2);
         first.learn(0, C, 3);
@@ -230,7 +239,7 @@ class MacTableTest
         first.close();
         assertTrue(Files.size(file) > 0);
 
-        final MacTable reopened = track(MacTable.persisted(64, file));
+        final MacTable reopened = track(persisted(64, file));
         assertEquals(3, reopened.size());
         assertEquals(1, reopened.lookup(0, A));
         assertEquals(2, reopened.lookup(7, B));
@@ -249,13 +258,13 @@ class MacTableTest
     void reloadedEntriesCountAgainstCapacity(@TempDir final Path dir) throws Exception
     {
         final Path file = dir.resolve("fdb.dat");
-        try (MacTable first = MacTable.persisted(2, file))
+        try (MacTable first = persisted(2, file))
         {
             first.learn(0, A, 1);
-            first.learn(0, B, 1);
+            first.learn(0, B, 2);
         }
-        final MacTable reopened = track(MacTable.persisted(2, file));
-        reopened.learn(0, C, 1);
+        final MacTable reopened = track(persisted(2, file));
+        reopened.learn(0, C, 3);
         assertEquals(1, reopened.rejectedFull());
         assertEquals(MacTable.NO_PORT, reopened.lookup(0, C));
         assertEquals(2, reopened.size());
@@ -273,7 +282,7 @@ class MacTableTest
         final Path file = dir.resolve("fdb.dat");
         for (int round = 0; round < 3; round++)
         {
-            final MacTable t = MacTable.persisted(16, file);
+            final MacTable t = persisted(16, file);
             t.learn(0, A + round, round);
             assertEquals(round + 1, t.size());
             t.close();

@@ -44,7 +44,8 @@ public final class ConfigLoader {
     private static final List<String> DATAPATH_KEYS =
             List.of("cpus", "burst", "ring-size", "idle", "max-park-us", "rx-retries");
     private static final List<String> STATS_KEYS = List.of("interval-seconds");
-    private static final List<String> FDB_KEYS = List.of("size", "file");
+    private static final List<String> FDB_KEYS = List.of("size", "aging-seconds", "port-limit", "file", "static");
+    private static final List<String> FDB_STATIC_KEYS = List.of("mac", "port", "vlan");
     private static final List<String> MIRROR_KEYS = List.of("from", "to-pcap", "to-tap", "direction", "snaplen");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
@@ -100,7 +101,7 @@ public final class ConfigLoader {
         List<MissingDir> missingDirs = new ArrayList<>();
         List<PortConfig> ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null);
         SwitchConfig config = new SwitchConfig(ports, datapath(root.get("datapath").optionalMapping()),
-                stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping()),
+                stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping(), ports),
                 mirrors(root.get("mirror"), ports));
 
         for (MissingDir missing : missingDirs) {
@@ -272,16 +273,50 @@ public final class ConfigLoader {
         return new StatsConfig(stats.get("interval-seconds").integer(0, 3600, StatsConfig.DEFAULT_INTERVAL_SECONDS));
     }
 
-    private static FdbConfig fdb(NodeReader fdb) throws ConfigException {
+    private static FdbConfig fdb(NodeReader fdb, List<PortConfig> ports) throws ConfigException {
         fdb.allowOnly(FDB_KEYS);
         int size = fdb.get("size").integer(16, 16_777_216, FdbConfig.DEFAULT_SIZE);
+        int aging = fdb.get("aging-seconds").integer(0, 1_000_000, FdbConfig.DEFAULT_AGING_SECONDS);
+        NodeReader limitField = fdb.get("port-limit");
+        // Unset, the per-port quota shrinks with a small table; set, it must fit in the table.
+        int portLimit = limitField.integer(1, 16_777_216, Math.min(FdbConfig.DEFAULT_PORT_LIMIT, size));
+        if (portLimit > size) {
+            throw limitField.error("must be at most fdb.size (" + size + "), got " + portLimit);
+        }
         NodeReader fileField = fdb.get("file");
         Path file = null;
         if (fileField.isPresent()) {
             file = path(fileField);
             requireDirectory(fileField, file.toAbsolutePath().getParent());
         }
-        return new FdbConfig(size, file);
+        List<FdbConfig.StaticMac> statics = new ArrayList<>();
+        NodeReader staticField = fdb.get("static");
+        if (staticField.isPresent()) {
+            List<String> portNames = ports.stream().map(PortConfig::name).toList();
+            Map<String, Integer> seen = new HashMap<>();
+            for (NodeReader item : staticField.list()) {
+                FdbConfig.StaticMac entry = staticMac(item.mapping(), portNames);
+                unique(seen, entry.vlan() + "/" + entry.mac(), item.get("mac"),
+                        "static MAC " + entry.mac() + (entry.vlan() == 0 ? "" : " in vlan " + entry.vlan()));
+                statics.add(entry);
+            }
+            if (statics.size() > size) {
+                throw staticField.error(statics.size() + " static entries do not fit in fdb.size " + size);
+            }
+        }
+        return new FdbConfig(size, aging, portLimit, file, statics);
+    }
+
+    private static FdbConfig.StaticMac staticMac(NodeReader entry, List<String> portNames) throws ConfigException {
+        entry.allowOnly(FDB_STATIC_KEYS);
+        String mac = mac(entry.get("mac"));
+        NodeReader portField = entry.get("port");
+        String port = portField.string();
+        if (!portNames.contains(port)) {
+            throw portField.error("no port named '" + port + "'; ports are " + String.join(", ", portNames));
+        }
+        int vlan = entry.get("vlan").integer(0, 4095, 0);
+        return new FdbConfig.StaticMac(mac, port, vlan);
     }
 
     // ---- mirror ----

@@ -93,7 +93,8 @@ class ConfigErrorsTest {
         assertError(TAP + "datapath:\n  cpus: [1]\n  ring_size: 64\n", 5, "datapath.ring_size",
                 "allowed keys: cpus, burst, ring-size, idle, max-park-us, rx-retries");
         assertError(TAP + "stats: {interval: 5}\n", 3, "stats.interval", "allowed keys: interval-seconds");
-        assertError(TAP + "fdb:\n  path: /tmp/fdb\n", 4, "fdb.path", "allowed keys: size, file");
+        assertError(TAP + "fdb:\n  path: /tmp/fdb\n", 4, "fdb.path",
+                "allowed keys: size, aging-seconds, port-limit, file, static");
     }
 
     @Test
@@ -291,6 +292,40 @@ class ConfigErrorsTest {
     void fdbFileDirectoryMustExist() {
         assertError(TAP + "fdb:\n  file: $DIR/missing/fdb.dat\n", 4, "fdb.file",
                 "directory " + dir.resolve("missing") + " does not exist");
+    }
+
+    @Test
+    void fdbLimitsAndAging() {
+        assertError(TAP + "fdb: {size: 1024, port-limit: 2048}\n", 3, "fdb.port-limit",
+                "must be at most fdb.size (1024), got 2048");
+        assertError(TAP + "fdb: {port-limit: 0}\n", 3, "fdb.port-limit", "must be between 1 and 16777216");
+        assertError(TAP + "fdb: {aging-seconds: -1}\n", 3, "fdb.aging-seconds", "must be between 0 and 1000000");
+        assertError(TAP + "fdb: {aging-seconds: 5m}\n", 3, "fdb.aging-seconds", "expected an integer");
+    }
+
+    @Test
+    void fdbStaticEntries() {
+        String fdb = TAP + "fdb:\n  static:\n";
+        assertError(fdb + "    - {mac: 02:00:00:00:00:01, port: vm9}\n", 5, "fdb.static[0].port",
+                "no port named 'vm9'; ports are host");
+        assertError(fdb + "    - {mac: 01:00:5e:00:00:01, port: host}\n", 5, "fdb.static[0].mac",
+                "must be a unicast MAC address");
+        assertError(fdb + "    - {mac: 02:00:00:00:01, port: host}\n", 5, "fdb.static[0].mac",
+                "expected a MAC address");
+        assertError(fdb + "    - {mac: 02:00:00:00:00:01, port: host}\n    - {mac: 02:00:00:00:00:02, port: host}\n"
+                + "    - port: host\n      mac: 02:00:00:00:00:01\n", 8, "fdb.static[2].mac",
+                "duplicate static MAC 02:00:00:00:00:01 (already used at line 5)");
+        assertError(fdb + "    - {mac: 02:00:00:00:00:01, port: host, vlan: 4096}\n", 5, "fdb.static[0].vlan",
+                "must be between 0 and 4095");
+        assertError(fdb + "    - {mac: 02:00:00:00:00:01, port: host, vid: 3}\n", 5, "fdb.static[0].vid",
+                "allowed keys: mac, port, vlan");
+        assertError(fdb + "    - {mac: 02:00:00:00:00:01}\n", 5, "fdb.static[0].port", "");
+        assertError(TAP + "fdb: {static: 02:00:00:00:00:01}\n", 3, "fdb.static", "a list");
+        StringBuilder many = new StringBuilder(TAP + "fdb:\n  size: 16\n  static:\n");
+        for (int i = 0; i < 17; i++) {
+            many.append("    - {mac: 02:00:00:00:00:").append(String.format("%02x", i + 1)).append(", port: host}\n");
+        }
+        assertError(many.toString(), 6, "fdb.static", "17 static entries do not fit in fdb.size 16");
     }
 
     @Test

@@ -42,7 +42,7 @@ class ConfigLoaderTest {
         assertEquals(100, config.datapath().maxParkMicros());
         assertEquals(4, config.datapath().rxRetries());
         assertEquals(new StatsConfig(5), config.stats());
-        assertEquals(new FdbConfig(65536, null), config.fdb());
+        assertEquals(new FdbConfig(65536, 300, 4096, null, List.of()), config.fdb());
     }
 
     @Test
@@ -99,7 +99,14 @@ class ConfigLoaderTest {
                   interval-seconds: 0
                 fdb:
                   size: 1024
+                  aging-seconds: 0
+                  port-limit: 100
                   file: $DIR/fdb.dat
+                  static:
+                    - {mac: 02:AA:00:00:00:01, port: host}
+                    - mac: 02:aa:00:00:00:01
+                      port: vm1
+                      vlan: 42
                 """);
         assertEquals(List.of(
                 new PortConfig("vm1", PortType.VHOST_USER, dir.resolve("vm1.sock"), SocketMode.SERVER, 1000,
@@ -110,7 +117,18 @@ class ConfigLoaderTest {
                 config.ports());
         assertEquals(new DatapathConfig(new int[] {2, 3, 0}, 64, 4096, IdleMode.BUSY_SPIN, 50, 0), config.datapath());
         assertEquals(new StatsConfig(0), config.stats());
-        assertEquals(new FdbConfig(1024, dir.resolve("fdb.dat")), config.fdb());
+        assertEquals(new FdbConfig(1024, 0, 100, dir.resolve("fdb.dat"), List.of(
+                new FdbConfig.StaticMac("02:aa:00:00:00:01", "host", 0),
+                new FdbConfig.StaticMac("02:aa:00:00:00:01", "vm1", 42))), config.fdb());
+        assertEquals(0x02aa_0000_0001L, config.fdb().statics().get(0).macBits());
+    }
+
+    @Test
+    void fdbPortLimitDefaultsToTheSmallerOf4096AndTheSize() throws Exception {
+        String tap = "ports:\n  - {name: host, type: tap, ifname: vsw0}\n";
+        assertEquals(1024, parse(tap + "fdb: {size: 1024}\n").fdb().portLimit());
+        assertEquals(4096, parse(tap + "fdb: {size: 100000}\n").fdb().portLimit());
+        assertEquals(16, parse(tap + "fdb: {size: 16, port-limit: 16}\n").fdb().portLimit());
     }
 
     @Test
@@ -147,6 +165,7 @@ class ConfigLoaderTest {
                         1000, null, 1500, null, true)),
                 config.ports());
         assertArrayEquals(new int[] {1}, config.datapath().cpus());
+        assertEquals(FdbConfig.defaults(), config.fdb(), "the file spells out the defaults");
         assertTrue(Files.isDirectory(Path.of("/tmp/vswitch")));
     }
 
