@@ -15,6 +15,8 @@ import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.pipeline.vlan.VlanIngressStage;
+import dev.vswitch.pipeline.vlan.VlanMembership;
 import dev.vswitch.tap.TapPort;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
@@ -62,13 +64,43 @@ public final class VSwitch implements AutoCloseable
         }
         fdb = config.fdb().file() == null ? MacTable.inMemory(config.fdb().size()) :
             MacTable.persisted(config.fdb().size(), config.fdb().file());
-        stages = new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
+        final VlanMembership vlans = vlanMembership(portConfigs);
+        // Without any VLAN key the switch stays one VLAN-unaware bridge, exactly as before VLANs existed.
+        stages = vlans.anyVlans() ?
+            new Stage[] { new ClassifyStage(), new VlanIngressStage(vlans), new MacLearningStage(fdb),
+                new ForwardStage(fdb, ports, vlans) } :
+            new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         final int cpu = dp.cpus()[0];
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(dp.maxParkMicros()));
         pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(pmd, cpu));
+    }
+
+    private static VlanMembership vlanMembership(final List<PortConfig> portConfigs)
+    {
+        final VlanMembership vlans = new VlanMembership(portConfigs.size());
+        for (int i = 0; i < portConfigs.size(); i++)
+        {
+            final PortConfig pc = portConfigs.get(i);
+            if (pc.isAccess())
+            {
+                vlans.access(i, pc.vlan());
+            }
+            else if (pc.isTrunk())
+            {
+                vlans.trunk(i, pc.trunk().stream().mapToInt(Integer::intValue).toArray());
+            }
+        }
+        if (vlans.anyVlans())
+        {
+            for (int i = 0; i < portConfigs.size(); i++)
+            {
+                Log.info(portConfigs.get(i).name(), "vlan: " + vlans.describe(i));
+            }
+        }
+        return vlans;
     }
 
     /** A TAP the kernel refuses is logged and stands down; the other ports still come up. */
