@@ -147,10 +147,16 @@ class VlanTrunkToTapTest
                 Testpmd.sleep(300);
                 assertEquals(0, acc10.pending() + acc20.pending() + trk.pending(), "no VLAN 30 frame delivered");
 
+                // Full-size frames (1500-byte MTU): the tag's 4 bytes are allowed on top, both ways.
+                acc10.send(frame(MAC_A, 0, 42, 1514));
+                assertArrayEquals(frame(MAC_A, 10, 42, 1518), trk.receive(1, Duration.ofSeconds(10)).get(0));
+                trk.send(frame(MAC_C, 20, 43, 1518));
+                assertArrayEquals(frame(MAC_C, 0, 43, 1514), acc20.receive(1, Duration.ofSeconds(10)).get(0));
+
                 final PortCounters up = sw.counters("uplink");
                 assertTrue(up.drops(DropReason.VLAN) >= FRAMES / 2, "VLAN 30 dropped at the tap: " + up.summary());
                 SwitchHarness.await("frames written to the tap", Duration.ofSeconds(5),
-                    () -> up.get(PortCounters.TX_PACKETS) >= 2 * FRAMES, up::summary);
+                    () -> up.get(PortCounters.TX_PACKETS) >= 2 * FRAMES + 2, up::summary);
                 Testpmd.sleep(500);
                 final String summary = "acc10 " + sw.counters("acc10").summary() + "; acc20 " +
                     sw.counters("acc20").summary() + "; trk " + sw.counters("trk").summary() + "; uplink " + up.summary();
@@ -183,9 +189,11 @@ class VlanTrunkToTapTest
             final String report = String.format("tcpdump on the trunk tap: %d frames of acc10 tagged vlan 10, %d " +
                 "otherwise; %d frames of trk's VLAN 20 tagged vlan 20, %d otherwise", aTagged10, aOther, cTagged20, cOther);
             System.out.println(report + "\nsample: " + lines.stream().filter(l -> l.contains(a)).findFirst().orElse("-"));
-            assertEquals(FRAMES, aTagged10, report + "\n" + String.join("\n", lines));
+            assertEquals(FRAMES + 1, aTagged10, report + "\n" + String.join("\n", lines));
+            assertEquals(1, lines.stream().filter(l -> l.contains(a) && l.contains("length 1518: vlan 10,")).count(),
+                "the full-size frame crossed the tap tagged: " + report);
             assertEquals(0, aOther, report);
-            assertEquals(FRAMES, cTagged20, report);
+            assertEquals(FRAMES + 1, cTagged20, report);
             assertEquals(0, cOther, "no VLAN 30 or untagged frame of the trunk leaked: " + report);
         }
     }
@@ -193,7 +201,12 @@ class VlanTrunkToTapTest
     /** Broadcast, test ethertype, {@code tag} 0 = untagged; 60 bytes (+4 tagged), the payload carries {@code seq}. */
     private static byte[] frame(final long src, final int tag, final int seq)
     {
-        final ByteBuffer b = ByteBuffer.allocate(tag == 0 ? 60 : 64);
+        return frame(src, tag, seq, tag == 0 ? 60 : 64);
+    }
+
+    private static byte[] frame(final long src, final int tag, final int seq, final int length)
+    {
+        final ByteBuffer b = ByteBuffer.allocate(length);
         b.putShort((short)0xffff).putInt(0xffffffff);
         b.putShort((short)(src >>> 32)).putInt((int)src);
         if (tag != 0)
