@@ -3,10 +3,6 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
-import dev.vswitch.vhost.VirtioNet;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -85,9 +80,9 @@ class VlanTrunkToTapTest
 
             final Process tcpdump = new ProcessBuilder("ip", "netns", "exec", ns.name(), "tcpdump", "-i", ifname,
                 "-e", "-nn", "-l", "-U").redirectErrorStream(true).redirectOutput(capture.toFile()).start();
-            try (Peer acc10 = new Peer(dir.resolve("acc10.sock"));
-                 Peer acc20 = new Peer(dir.resolve("acc20.sock"));
-                 Peer trk = new Peer(dir.resolve("trk.sock")))
+            try (VhostPeer acc10 = new VhostPeer(dir.resolve("acc10.sock"));
+                 VhostPeer acc20 = new VhostPeer(dir.resolve("acc20.sock"));
+                 VhostPeer trk = new VhostPeer(dir.resolve("trk.sock")))
             {
                 awaitFile(capture, "listening on", tcpdump);
                 SwitchHarness.await("ports up", Duration.ofSeconds(20),
@@ -253,73 +248,5 @@ class VlanTrunkToTapTest
             Testpmd.sleep(50);
         }
         throw new AssertionError("tcpdump did not start: " + (Files.exists(file) ? Files.readString(file) : ""));
-    }
-
-    /** One vhost-user front end (the test driver) with memfd guest memory and one queue pair, polled. */
-    private static final class Peer implements AutoCloseable
-    {
-        private static final int RING = 128;
-        private final GuestMemory mem = GuestMemory.create("vlan-peer", 8 << 20, GuestMemory.DEFAULT_GPA,
-            GuestMemory.DEFAULT_UVA);
-        private final DriverRing rx = DriverRing.allocate(mem, RING);
-        private final DriverRing tx = DriverRing.allocate(mem, RING);
-        private final FrontEnd frontEnd;
-
-        Peer(final Path socket) throws IOException
-        {
-            frontEnd = FrontEnd.connect(socket, 5_000).timeoutMillis(5_000);
-            frontEnd.startDevice(mem, rx, tx, VirtioNet.bit(VirtioNet.F_VERSION_1) |
-                VirtioNet.bit(VirtioNet.F_MRG_RXBUF) | VirtioNet.bit(VirtioNet.F_PROTOCOL_FEATURES));
-            rx.addRxBuffers(RING / 2, 2048);
-        }
-
-        void send(final byte[] frame)
-        {
-            tx.addTx(frame);
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (tx.pollUsed() == null)   // one at a time keeps the order and the ring simple
-            {
-                if (System.nanoTime() > deadline)
-                {
-                    throw new AssertionError("the switch did not take a frame within 5 s");
-                }
-                Thread.onSpinWait();
-            }
-        }
-
-        /** Waits for {@code count} received frames (virtio-net header stripped). */
-        List<byte[]> receive(final int count, final Duration timeout)
-        {
-            final List<byte[]> frames = new ArrayList<>();
-            final long deadline = System.nanoTime() + timeout.toNanos();
-            while (frames.size() < count)
-            {
-                final DriverRing.Used used = rx.pollUsed();
-                if (used != null)
-                {
-                    frames.add(Arrays.copyOfRange(used.data(), DriverRing.NET_HDR_LEN, used.data().length));
-                    continue;
-                }
-                if (System.nanoTime() > deadline)
-                {
-                    throw new AssertionError("received " + frames.size() + " of " + count + " frames");
-                }
-                Testpmd.sleep(5);
-            }
-            return frames;
-        }
-
-        /** Frames received and not yet taken. */
-        int pending()
-        {
-            return rx.pendingUsed();
-        }
-
-        @Override
-        public void close()
-        {
-            frontEnd.close();
-            mem.close();
-        }
     }
 }
