@@ -6,6 +6,7 @@ import org.agrona.BufferUtil;
 import org.agrona.UnsafeAccess;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * Adds or removes a frame's 802.1Q tag for one destination without touching the source's memory and without
@@ -27,6 +28,7 @@ import java.nio.ByteBuffer;
 public final class VlanTagEditor
 {
     public static final int TPID_8021Q = 0x8100;
+    public static final int TPID_8021AD = 0x88a8;
     public static final int VLAN_HLEN = 4;
     private static final int MAC_BYTES = 12;
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
@@ -99,7 +101,10 @@ public final class VlanTagEditor
         e.segLength[0] = MAC_BYTES;
         e.frameLength -= VLAN_HLEN;
         shiftOffsets(e, -VLAN_HLEN);
-        e.packetFlags &= ~PacketEvent.FLAG_VLAN;
+        if (!innerTag(e))   // an inner tag (Q-in-Q inside the VLAN) is now the outer one: still tagged
+        {
+            e.packetFlags &= ~PacketEvent.FLAG_VLAN;
+        }
         return DropReason.NONE;
     }
 
@@ -166,6 +171,17 @@ public final class VlanTagEditor
         }
         e.segCount = newCount;
         return newCount;
+    }
+
+    /** The frame's head (gathered by classify) has a second VLAN TPID right after the outer tag. */
+    private static boolean innerTag(final PacketEvent e)
+    {
+        if (e.headLength < MAC_BYTES + VLAN_HLEN + 2)
+        {
+            return false;
+        }
+        final int inner = e.head.getShort(MAC_BYTES + VLAN_HLEN, ByteOrder.BIG_ENDIAN) & 0xffff;
+        return inner == TPID_8021Q || inner == TPID_8021AD;
     }
 
     private void copyMacs(final PacketEvent e)

@@ -104,6 +104,19 @@ class VlanTagEditorTest
     }
 
     @Test
+    void popOfAnOuterTagKeepsTheTaggedFlagWhenAnInnerTagRemains()
+    {
+        final byte[] inner = ethernet(DST, SRC).tag(0x8100, 100).etherType(0x0800).ipv4(5, 17).udp().pad(23).bytes();
+        final byte[] both = ethernet(DST, SRC).tag(0x8100, 10).tag(0x8100, 100).etherType(0x0800).ipv4(5, 17).udp()
+            .pad(23).bytes();
+        describe(both, new int[] { 14 });
+        assertEquals(DropReason.NONE, editor.pop(e));
+        assertArrayEquals(inner, OffHeapFrame.gather(e));
+        assertTrue((e.packetFlags & PacketEvent.FLAG_VLAN) != 0, "the frame still carries a tag: 4 more bytes allowed");
+        editor.restore(e);
+    }
+
+    @Test
     void partialChecksumStaysValidAcrossPushAndPop()
     {
         final byte[] plain = untagged();
