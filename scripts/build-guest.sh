@@ -6,7 +6,7 @@
 #                             under TCG; absent if extraction failed (then boot vmlinuz)
 #   OUTDIR/initramfs.cpio.gz  busybox-static + virtio-net modules + iperf3 + /init
 # The /init is scripts/guest-init.sh; it is driven by the kernel command line
-# (ip= role= peer= time= mtu=), see that file for the console markers it prints.
+# (ip= role= peer= time= mtu= serve= stats=), see that file for the console markers it prints.
 #
 # Usage: scripts/build-guest.sh OUTDIR
 # Idempotent: does nothing when both outputs exist and are newer than the scripts.

@@ -8,6 +8,7 @@
 #   time=5             iperf3 test length in seconds (client)
 #   mtu=1500           optional MTU for the NIC
 #   serve=1            server: number of iperf3 tests to answer before powering off
+#   stats=2            optional: every N seconds print the NIC's kernel counters (VSW-STATS), from READY on
 #
 # Console markers, one line each (match them with "contains": kernel or firmware output may
 # precede a marker on its line, although /init starts with a newline to avoid that):
@@ -20,6 +21,7 @@
 #   VSW-IPERF-RESULT sender_bps=<n> receiver_bps=<n>
 #   VSW-IPERF-FAIL <reason>            (client; also when the ping failed: no iperf3 then)
 #   VSW-IPERF-SERVED rc=<n>            server only, after one test was served
+#   VSW-STATS <nic> rx_packets=<n> tx_packets=<n> uptime=<s>   (with stats=N, every N seconds)
 #   VSW-DONE                           then poweroff -f (server, client)
 # role=idle stays up (answering pings) until QEMU is killed.
 
@@ -44,7 +46,7 @@ fail() {
     off
 }
 
-IP=10.0.0.1/24 ROLE=idle PEER= TIME=5 MTU= SERVE=1
+IP=10.0.0.1/24 ROLE=idle PEER= TIME=5 MTU= SERVE=1 STATS=
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         ip=*)   IP="${arg#ip=}" ;;
@@ -53,6 +55,7 @@ for arg in $(cat /proc/cmdline); do
         time=*) TIME="${arg#time=}" ;;
         mtu=*)  MTU="${arg#mtu=}" ;;
         serve=*) SERVE="${arg#serve=}" ;;
+        stats=*) STATS="${arg#stats=}" ;;
     esac
 done
 case "$IP" in */*) ;; *) IP="$IP/24" ;; esac
@@ -88,6 +91,16 @@ MAC="$(cat "/sys/class/net/$NIC/address")"
 
 ready() {
     echo "VSW-READY $NIC $IP mac=$MAC mtu=$(cat "/sys/class/net/$NIC/mtu") uptime=$(cut -d' ' -f1 /proc/uptime)"
+    [ -n "$STATS" ] && stats_loop &
+}
+
+# What the guest's own kernel counted on the NIC (e.g. to show it received nothing from another VLAN).
+stats_loop() {
+    while :; do
+        echo "VSW-STATS $NIC rx_packets=$(cat "/sys/class/net/$NIC/statistics/rx_packets")" \
+            "tx_packets=$(cat "/sys/class/net/$NIC/statistics/tx_packets") uptime=$(cut -d' ' -f1 /proc/uptime)"
+        sleep "$STATS"
+    done
 }
 
 # Ping the peer once a second, up to 30 times; after the first answer, ping -c 5 and report.

@@ -19,6 +19,8 @@ import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.pipeline.vlan.VlanIngressStage;
+import dev.vswitch.pipeline.vlan.VlanMembership;
 import dev.vswitch.tap.TapPort;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
@@ -84,7 +86,12 @@ public final class VSwitch implements AutoCloseable
         }
         final EpochClock clock = MacAger.monotonicClock();
         fdb = openFdb(config.fdb(), portConfigs, clock);
-        stages = new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
+        final VlanMembership vlans = vlanMembership(portConfigs);
+        // Without any VLAN key the switch stays one VLAN-unaware bridge, exactly as before VLANs existed.
+        stages = vlans.anyVlans() ?
+            new Stage[] { new ClassifyStage(), new VlanIngressStage(vlans), new MacLearningStage(fdb),
+                new ForwardStage(fdb, ports, vlans) } :
+            new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
@@ -126,6 +133,31 @@ public final class VSwitch implements AutoCloseable
             }
         }
         throw new IllegalArgumentException("no port " + portName);
+    }
+
+    private static VlanMembership vlanMembership(final List<PortConfig> portConfigs)
+    {
+        final VlanMembership vlans = new VlanMembership(portConfigs.size());
+        for (int i = 0; i < portConfigs.size(); i++)
+        {
+            final PortConfig pc = portConfigs.get(i);
+            if (pc.isAccess())
+            {
+                vlans.access(i, pc.vlan());
+            }
+            else if (pc.isTrunk())
+            {
+                vlans.trunk(i, pc.trunk().stream().mapToInt(Integer::intValue).toArray());
+            }
+        }
+        if (vlans.anyVlans())
+        {
+            for (int i = 0; i < portConfigs.size(); i++)
+            {
+                Log.info(portConfigs.get(i).name(), "vlan: " + vlans.describe(i));
+            }
+        }
+        return vlans;
     }
 
     /** A TAP the kernel refuses is logged and stands down; the other ports still come up. */

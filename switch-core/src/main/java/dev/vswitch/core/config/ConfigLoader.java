@@ -35,12 +35,17 @@ import org.yaml.snakeyaml.resolver.Resolver;
 public final class ConfigLoader {
     /** A unix socket path must fit in sun_path (108 bytes) including the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
+    /** 802.1Q VLAN ids usable on ports: 0 means "no VLAN" and 4095 is reserved. */
+    static final int MIN_VLAN = 1;
+    static final int MAX_VLAN = 4094;
 
     private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "mirror");
     private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
     private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
     private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
-    private static final List<String> PORT_KEYS = concat(COMMON_PORT_KEYS, VHOST_USER_KEYS, TAP_KEYS);
+    /** Any port type may be an access port or a trunk. */
+    private static final List<String> VLAN_KEYS = List.of("vlan", "trunk");
+    private static final List<String> PORT_KEYS = concat(COMMON_PORT_KEYS, VHOST_USER_KEYS, TAP_KEYS, VLAN_KEYS);
     private static final List<String> DATAPATH_KEYS =
             List.of("cpus", "burst", "ring-size", "idle", "max-park-us", "rx-retries");
     private static final List<String> STATS_KEYS = List.of("interval-seconds");
@@ -178,12 +183,18 @@ public final class ConfigLoader {
             }
         }
         int mtu = port.get("mtu").integer(68, 65535, PortConfig.DEFAULT_MTU);
+        if (port.get("vlan").isPresent() && port.get("trunk").isPresent()) {
+            throw port.keyError("trunk", "a port is either an access port (vlan) or a trunk (trunk), not both");
+        }
+        int vlan = port.get("vlan").integer(MIN_VLAN, MAX_VLAN, PortConfig.NO_VLAN);
+        List<Integer> trunk = trunk(port.get("trunk"));
 
         if (type == PortType.TAP) {
             String ifname = ifname(port.get("ifname"));
             String mac = port.get("mac").isPresent() ? mac(port.get("mac")) : null;
             boolean up = port.get("up").bool(true);
-            return new PortConfig(name, type, null, null, PortConfig.DEFAULT_RECONNECT_MILLIS, ifname, mtu, mac, up);
+            return new PortConfig(name, type, null, null, PortConfig.DEFAULT_RECONNECT_MILLIS, ifname, mtu, mac, up,
+                    vlan, trunk);
         }
         Path socket = socket(port.get("socket"), missingDirs);
         SocketMode mode = port.get("mode").choice(SocketMode.class, SocketMode.SERVER);
@@ -192,7 +203,25 @@ public final class ConfigLoader {
             throw port.keyError("reconnect-ms", "only applies to mode: client");
         }
         int reconnectMillis = reconnect.integer(10, 60_000, PortConfig.DEFAULT_RECONNECT_MILLIS);
-        return new PortConfig(name, type, socket, mode, reconnectMillis, null, mtu, null, true);
+        return new PortConfig(name, type, socket, mode, reconnectMillis, null, mtu, null, true, vlan, trunk);
+    }
+
+    /** {@code trunk: [10, 20]}: unique VLAN ids, at least one; absent = not a trunk. Returned sorted. */
+    private static List<Integer> trunk(NodeReader field) throws ConfigException {
+        if (!field.isPresent()) {
+            return List.of();
+        }
+        List<NodeReader> items = field.list();
+        if (items.isEmpty()) {
+            throw field.error("a trunk needs at least one VLAN id (" + MIN_VLAN + ".." + MAX_VLAN
+                    + "); remove the key for an untagged port");
+        }
+        Map<Integer, Integer> seen = new HashMap<>();
+        for (NodeReader item : items) {
+            int vlan = item.integer(MIN_VLAN, MAX_VLAN);
+            unique(seen, vlan, item, "VLAN " + vlan);
+        }
+        return seen.keySet().stream().sorted().toList();
     }
 
     private static Path socket(NodeReader field, List<MissingDir> missingDirs) throws ConfigException {

@@ -89,7 +89,7 @@ class ConfigErrorsTest {
                     type: vhost-user
                     sokcet: /tmp/vm1.sock
                 """, 4, "ports[0].sokcet",
-                "unknown key; allowed keys: name, type, mtu, socket, mode, reconnect-ms, ifname, mac, up");
+                "unknown key; allowed keys: name, type, mtu, socket, mode, reconnect-ms, ifname, mac, up, vlan, trunk");
         assertError(TAP + "datapath:\n  cpus: [1]\n  ring_size: 64\n", 5, "datapath.ring_size",
                 "allowed keys: cpus, burst, ring-size, idle, max-park-us, rx-retries");
         assertError(TAP + "stats: {interval: 5}\n", 3, "stats.interval", "allowed keys: interval-seconds");
