@@ -11,9 +11,7 @@ import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SwitchPort;
-import dev.vswitch.pipeline.stages.ClassifyStage;
-import dev.vswitch.pipeline.stages.ForwardStage;
-import dev.vswitch.pipeline.stages.MacLearningStage;
+import dev.vswitch.pipeline.spi.StageContext;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.tap.TapPort;
 import dev.vswitch.vhost.VhostUserEndpoint;
@@ -24,6 +22,7 @@ import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SystemNanoClock;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -62,7 +61,17 @@ public final class VSwitch implements AutoCloseable
         }
         fdb = config.fdb().file() == null ? MacTable.inMemory(config.fdb().size()) :
             MacTable.persisted(config.fdb().size(), config.fdb().file());
-        stages = new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
+        try
+        {
+            stages = Pipelines.create(config.pipeline(), new StageContext(ports, fdb, SystemNanoClock.INSTANCE));
+        }
+        catch (final RuntimeException ex)
+        {
+            // Nothing has started yet: give back what the constructor took (tap fds, the table's file).
+            closeTaps();
+            fdb.close();
+            throw ex;
+        }
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         final int cpu = dp.cpus()[0];
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
@@ -190,6 +199,16 @@ public final class VSwitch implements AutoCloseable
         {
             Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
         }
+        final StringBuilder line = new StringBuilder(256);
+        for (final Stage s : stages)
+        {
+            line.setLength(0);
+            s.report(line);
+            if (line.length() > 0)
+            {
+                Log.info(s.name(), line.toString());
+            }
+        }
         final Histogram h = pmd.intervalLatency();
         Log.info(LOG, "fdb " + fdb.size() + " entries; poll-to-publish ns p50=" + h.getValueAtPercentile(50) +
             " p99=" + h.getValueAtPercentile(99) + " max=" + h.getMaxValue() + " (" + h.getTotalCount() + " frames)");
@@ -249,13 +268,7 @@ public final class VSwitch implements AutoCloseable
         }
         pmdRunner.close();
         // Only now, with no PMD left to write to them, may tap fds be closed (a reused fd number would be hit).
-        for (final SwitchPort port : ports)
-        {
-            if (port instanceof TapPort)
-            {
-                ((TapPort)port).close();
-            }
-        }
+        closeTaps();
         if (statsThread != null)
         {
             statsThread.interrupt();
@@ -266,6 +279,30 @@ public final class VSwitch implements AutoCloseable
         }
         fdb.close();
         Log.info(LOG, "stopped");
+    }
+
+    private void closeTaps()
+    {
+        for (final SwitchPort port : ports)
+        {
+            if (port instanceof TapPort)
+            {
+                ((TapPort)port).close();
+            }
+        }
+    }
+
+    /** The first stage called {@code name} (e.g. "acl"), for tests and tools reading its counters. */
+    public Stage stage(final String name)
+    {
+        for (final Stage s : stages)
+        {
+            if (s.name().equals(name))
+            {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("no stage " + name + " in the pipeline " + stageNames());
     }
 
     /** Pins the PMD thread to its CPU when it starts; a failure to pin is logged, not fatal. */
