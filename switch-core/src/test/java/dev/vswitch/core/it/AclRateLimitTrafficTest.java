@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The built-in acl and rate-limit stages under DPDK testpmd traffic. testpmd's flowgen mode sends a UDP flood from
- * every port (IPv4 10.254.0.0 -> 10.253.0.x, one flow per destination address) to its peer port and counts what
+ * every port (IPv4 10.254.0.0 -> 10.253.0.x, UDP 1000 -> 1001, a flow per destination address) to its peer and counts what
  * it receives, so both what a stage dropped and what it let through are observed at the receiving front end.
  */
 class AclRateLimitTrafficTest
@@ -84,6 +84,7 @@ class AclRateLimitTrafficTest
             "    - acl:\n" +
             "        rules:\n" +
             "          - drop: { in-port: vm1, ip-proto: 17, src-ip: 10.254.0.0/16, dst-ip: 10.253.0.0/16 }\n" +
+            "          - allow: { in-port: vm2, ip-proto: 17, src-port: 1000, dst-port: 1001 }\n" +
             "          - drop: { ip-proto: 17, dst-port: 53 }\n" +
             "          - drop: { ethertype: 0x86dd }\n" +
             "    - mac-learning\n" +
@@ -114,9 +115,9 @@ class AclRateLimitTrafficTest
             assertEquals(fromVm1, acl.hits(0));
             assertEquals(fromVm1, vm1.drops(DropReason.ACL));
             assertEquals(0, stats.get(1).rxPackets(), "testpmd port 1 received nothing");
-            // vm2's frames matched no rule: default allow, delivered to port 0.
-            assertEquals(0, acl.hits(1) + acl.hits(2));
-            assertEquals(fromVm2, acl.defaultHits());
+            // vm2's frames (flowgen: UDP 1000 -> 1001) matched the allow rule, delivered to port 0.
+            assertEquals(fromVm2, acl.hits(1));
+            assertEquals(0, acl.hits(2) + acl.hits(3) + acl.defaultHits());
             assertEquals(0, vm2.drops(DropReason.ACL));
             assertEquals(fromVm2, vm1.get(PortCounters.TX_PACKETS) + vm1.drops(DropReason.RING_FULL));
             assertTrue(stats.get(0).rxPackets() > 10_000);
