@@ -17,8 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The built-in acl and rate-limit stages under DPDK testpmd traffic. testpmd's flowgen mode sends a UDP flood from
- * every port (IPv4 10.254.0.0 -> 10.253.0.x, UDP 1000 -> 1001, a flow per destination address) to its peer and counts what
- * it receives, so both what a stage dropped and what it let through are observed at the receiving front end.
+ * every port (IPv4 10.254.0.0 -> 10.253.0.x, UDP 1000 -> 1001, a flow per destination address) to its peer and
+ * counts what it receives, so both what a stage dropped and what it let through are observed at the receiver.
  */
 class AclRateLimitTrafficTest
 {
