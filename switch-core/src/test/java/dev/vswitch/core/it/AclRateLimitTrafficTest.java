@@ -167,15 +167,21 @@ class AclRateLimitTrafficTest
                 "port1 tx=%d rx=%d%n  vm1 %s%n  vm2 %s%n", report, seconds, rate1, rate2, stats.get(0).txPackets(),
                 stats.get(0).rxPackets(), stats.get(1).txPackets(), stats.get(1).rxPackets(), vm1.summary(), vm2.summary());
 
-            // The flood is far above the limit, so the limit is what passes: pps in steady state.
+            // The flood is far above the limit. What a token bucket promises is the upper bound: over any interval
+            // at most pps * interval + burst pass - checked tightly. It passes that much only while frames keep
+            // coming: on this shared 2-core machine testpmd's sender (and the whole VM) stalls at times, and credit
+            // beyond the burst is lost by design, so the lower bound is looser (quiet runs measure 20,349 pps).
             assertTrue(vm1.get(PortCounters.RX_PACKETS) > 5L * limit.passed(0), "vm1 flooded well over the limit");
-            assertTrue(Math.abs(rate1 - pps) < 0.15 * pps, "vm1 passed " + rate1 + " pps");
-            assertTrue(Math.abs(rate2 - pps) < 0.15 * pps, "vm2 passed " + rate2 + " pps");
-            // Over the whole run: the burst plus pps for the time traffic flowed (at most start-to-stop).
+            final double steadyMost = pps + burst / seconds;
+            for (final double rate : new double[] { rate1, rate2 })
+            {
+                assertTrue(rate <= steadyMost * 1.01 && rate >= 0.70 * pps,
+                    "steady " + rate + " pps, at most " + steadyMost + " (pps + burst over the window)");
+            }
             final double most = pps * (stopped - started) / 1e9 + burst;
             for (int port = 0; port < 2; port++)
             {
-                assertTrue(limit.passed(port) <= most * 1.01 && limit.passed(port) >= most * 0.85,
+                assertTrue(limit.passed(port) <= most * 1.01 && limit.passed(port) >= most * 0.70,
                     "port " + port + " passed " + limit.passed(port) + " of at most " + most);
             }
             // Every frame is either passed or dropped-and-counted; what passed is what the peer received.
