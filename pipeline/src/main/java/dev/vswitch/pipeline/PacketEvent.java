@@ -109,6 +109,64 @@ public final class PacketEvent
         return true;
     }
 
+    /**
+     * Makes edits a stage made to {@link #head} part of the frame, without writing the source's buffers (a guest's
+     * TX memory, which the switch must never write): the scatter list is repointed so that its first
+     * {@link #headLength} bytes come from {@code head} and the rest from the original segments, trimmed. Edits must
+     * keep the frame's length (bytes are replaced, not inserted); the parsed fields are not re-derived, so a stage
+     * that changes e.g. the MACs also updates {@link #dstMac}/{@link #srcMac} for the stages after it. Idempotent;
+     * no allocation.
+     *
+     * @return false (nothing changed) when the list has no room: the head ends inside the first segment of a list
+     * already holding {@link #MAX_SEGMENTS} segments.
+     */
+    public boolean commitHead()
+    {
+        final int n = headLength;
+        if (n <= 0)
+        {
+            return true;
+        }
+        int covered = 0;
+        int first = 0;   // first segment not wholly inside the head
+        while (first < segCount && covered + segLength[first] <= n)
+        {
+            covered += segLength[first];
+            first++;
+        }
+        final int rest = segCount - first;
+        if (1 + rest > MAX_SEGMENTS)
+        {
+            return false;
+        }
+        if (first == 0)
+        {
+            for (int i = segCount - 1; i >= 0; i--)   // make room for the head in front
+            {
+                segAddress[i + 1] = segAddress[i];
+                segLength[i + 1] = segLength[i];
+            }
+        }
+        else if (first > 1)
+        {
+            for (int i = 0; i < rest; i++)
+            {
+                segAddress[1 + i] = segAddress[first + i];
+                segLength[1 + i] = segLength[first + i];
+            }
+        }
+        if (rest > 0)
+        {
+            final int cut = n - covered;   // bytes of the first remaining segment the head now supplies
+            segAddress[1] += cut;
+            segLength[1] -= cut;
+        }
+        segAddress[0] = head.addressOffset();
+        segLength[0] = n;
+        segCount = 1 + rest;
+        return true;
+    }
+
     public void drop(final int reason)
     {
         outPort = OUT_DROP;

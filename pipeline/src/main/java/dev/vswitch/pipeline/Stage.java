@@ -2,14 +2,24 @@ package dev.vswitch.pipeline;
 
 /**
  * A network function in the pipeline. Stages run in the configured order on the PMD thread, once per frame, and
- * must not allocate, block, or log per frame. A stage may drop ({@link PacketEvent#drop}), choose a destination
- * ({@link PacketEvent#outPort}), or rewrite the parsed fields. Frames a stage dropped skip the remaining stages.
+ * must not allocate, block, or log per frame. A stage may drop ({@link PacketEvent#drop}), redirect (set
+ * {@link PacketEvent#outPort}; forward honours it), or modify the frame (edit {@link PacketEvent#head}, then
+ * {@link PacketEvent#commitHead}); it may also rewrite the parsed fields. Frames a stage dropped skip the remaining
+ * stages. Stages are made by a {@link dev.vswitch.pipeline.spi.StageFactory} named in the YAML.
  */
 public interface Stage
 {
     String name();
 
     void process(PacketEvent event);
+
+    /**
+     * Appends this stage's statistics (one line, no trailing newline) for the periodic stats log; called from the
+     * stats thread, so read counters written by the PMD thread with opaque or volatile loads. Nothing by default.
+     */
+    default void report(final StringBuilder out)
+    {
+    }
 
     /** Called once when the switch stops; release off-heap or file resources here. */
     default void close()

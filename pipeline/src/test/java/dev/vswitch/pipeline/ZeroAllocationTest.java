@@ -1,6 +1,9 @@
 package dev.vswitch.pipeline;
 
+import dev.vswitch.pipeline.stages.AclRule;
+import dev.vswitch.pipeline.stages.AclStage;
 import dev.vswitch.pipeline.stages.ClassifyStage;
+import dev.vswitch.pipeline.stages.RateLimitStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacLearningStage;
@@ -182,6 +185,69 @@ class ZeroAllocationTest
             assertEquals(2, table.size());
             assertEquals(0, table.agedTotal(), "both stations talk every round");
             assertTrue(bytes < LIMIT_BYTES, "rounds with aging allocated " + bytes + " bytes");
+        }
+    }
+
+    @Test
+    void aclRateLimitAndAHeadRewriteDoNotAllocatePerFrame()
+    {
+        final com.sun.management.ThreadMXBean threads = threads();
+        final Stage classify = new ClassifyStage();
+        final AclStage acl = new AclStage(java.util.List.of(
+            new AclRule(true, "drop ethertype=0x86dd").etherType(0x86dd),
+            new AclRule(true, "drop udp 53").ipProto(17).dstPort(53),
+            new AclRule(false, "allow 10/8 tcp 80").srcIp(0x0a00_0000, 8).ipProto(6).dstPort(80),
+            new AclRule(true, "drop vlan 5 from port 0").vlan(5).inPort(0)), false);
+        // Port 1 policed at 1 Mpps: at the loop's rate (many Mpps) most of its frames are dropped, some pass.
+        final RateLimitStage limit = new RateLimitStage("rate-limit", org.agrona.concurrent.SystemNanoClock.INSTANCE,
+            2, new int[] { 1 }, new String[] { "p1" }, 1_000_000, 32);
+        final OffHeapFrame[] frames = {
+            ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).offHeap(),
+            OffHeapFrame.split(ethernet(A, B).etherType(0x86dd).ipv6(17).udp().pad(10).bytes(), 5, 9),
+            ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().offHeap(),
+            OffHeapFrame.split(ethernet(A, B).etherType(0x0800).ipv4(5, 17).udp().pad(200).bytes(), 20, 30),
+        };
+        final int[] inPorts = { 0, 1, 0, 1 };
+        final PacketEvent e = new PacketEvent();
+        final int n = 50_000;
+        final long[] outcome = new long[3];   // dropped by acl, by rate-limit, committed
+        for (int round = 0; round < 2; round++)   // the first round warms up and compiles
+        {
+            java.util.Arrays.fill(outcome, 0);
+            final long before = allocated(threads);
+            for (int i = 0; i < n; i++)
+            {
+                final int f = i & 3;
+                frames[f].describe(e, inPorts[f]);
+                classify.process(e);
+                acl.process(e);
+                if (e.isDropped())
+                {
+                    outcome[0]++;
+                    continue;
+                }
+                limit.process(e);
+                if (e.isDropped())
+                {
+                    outcome[1]++;
+                    continue;
+                }
+                e.head.putByte(0, (byte)0x02);   // a modify stage: rewrite the destination MAC's first octet
+                outcome[2] += e.commitHead() ? 1 : 0;
+            }
+            final long bytes = allocated(threads) - before;
+            if (round == 1)
+            {
+                System.out.printf("acl + rate-limit + commitHead: %d bytes allocated over %d frames (%s)%n", bytes, n,
+                    java.util.Arrays.toString(outcome));
+                // Per 4 frames: frame 1 (IPv6) and frame 2 (VLAN 5 from port 0) hit drop rules; frame 0 passes;
+                // frame 3 comes from the policed port.
+                assertEquals(n / 2, outcome[0]);
+                assertTrue(outcome[1] > 0 && outcome[2] >= n / 4, java.util.Arrays.toString(outcome));
+                assertEquals(n / 4, outcome[1] + outcome[2] - n / 4);
+                assertTrue(bytes < LIMIT_BYTES, "acl/rate-limit/commitHead allocated " + bytes + " bytes over " + n +
+                    " frames (" + (double)bytes / n + " B/frame)");
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.vswitch.core.config.ConfigException;
 import dev.vswitch.core.config.ConfigLoader;
 import dev.vswitch.core.config.SwitchConfig;
 import dev.vswitch.pipeline.Log;
+import dev.vswitch.pipeline.spi.StageSettingsException;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -62,6 +63,13 @@ public final class Main
         try
         {
             sw = VSwitch.start(config);
+        }
+        catch (final StageSettingsException ex)
+        {
+            // A stage's settings are checked when it is created; the message names file:line: field.
+            System.err.println("vswitch: configuration error: " + ex.getMessage());
+            System.exit(2);
+            return;
         }
         catch (final IOException | RuntimeException ex)
         {

@@ -18,6 +18,7 @@ import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacLearningStage;
+import dev.vswitch.pipeline.spi.StageContext;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.vlan.VlanIngressStage;
 import dev.vswitch.pipeline.vlan.VlanMembership;
@@ -34,6 +35,7 @@ import org.agrona.concurrent.CompositeAgent;
 import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.OffsetEpochNanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -87,11 +89,17 @@ public final class VSwitch implements AutoCloseable
         final EpochClock clock = MacAger.monotonicClock();
         fdb = openFdb(config.fdb(), portConfigs, clock);
         final VlanMembership vlans = vlanMembership(portConfigs);
-        // Without any VLAN key the switch stays one VLAN-unaware bridge, exactly as before VLANs existed.
-        stages = vlans.anyVlans() ?
-            new Stage[] { new ClassifyStage(), new VlanIngressStage(vlans), new MacLearningStage(fdb),
-                new ForwardStage(fdb, ports, vlans) } :
-            new Stage[] { new ClassifyStage(), new MacLearningStage(fdb), new ForwardStage(fdb, ports) };
+        try
+        {
+            stages = Pipelines.create(config.pipeline(), new StageContext(ports, fdb, SystemNanoClock.INSTANCE, vlans));
+        }
+        catch (final RuntimeException ex)
+        {
+            // Nothing has started yet: give back what the constructor took (tap fds, the table's file).
+            closeTaps();
+            fdb.close();
+            throw ex;
+        }
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
@@ -286,6 +294,16 @@ public final class VSwitch implements AutoCloseable
         {
             Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
         }
+        final StringBuilder line = new StringBuilder(256);
+        for (final Stage s : stages)
+        {
+            line.setLength(0);
+            s.report(line);
+            if (line.length() > 0)
+            {
+                Log.info(s.name(), line.toString());
+            }
+        }
         for (final Mirror mirror : mirrors)
         {
             Log.info("mirror", mirror.summary());
@@ -363,13 +381,7 @@ public final class VSwitch implements AutoCloseable
         Log.info(LOG, "final counters:");
         printStats();
         // Only now, with no PMD left to write to them, may tap fds be closed (a reused fd number would be hit).
-        for (final SwitchPort port : rawPorts)
-        {
-            if (port instanceof TapPort)
-            {
-                ((TapPort)port).close();
-            }
-        }
+        closeTaps();
         if (statsThread != null)
         {
             statsThread.interrupt();
@@ -384,6 +396,30 @@ public final class VSwitch implements AutoCloseable
             housekeeping.restore();
         }
         Log.info(LOG, "stopped");
+    }
+
+    private void closeTaps()
+    {
+        for (final SwitchPort port : ports)
+        {
+            if (port instanceof TapPort)
+            {
+                ((TapPort)port).close();
+            }
+        }
+    }
+
+    /** The first stage called {@code name} (e.g. "acl"), for tests and tools reading its counters. */
+    public Stage stage(final String name)
+    {
+        for (final Stage s : stages)
+        {
+            if (s.name().equals(name))
+            {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("no stage " + name + " in the pipeline " + stageNames());
     }
 
     /** Pins the PMD thread to its CPU when it starts; a failure to pin is logged, not fatal. */

@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import dev.vswitch.pipeline.spi.StageFactory;
+import dev.vswitch.pipeline.spi.StageRegistry;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.composer.Composer;
 import org.yaml.snakeyaml.error.Mark;
@@ -39,7 +41,7 @@ public final class ConfigLoader {
     static final int MIN_VLAN = 1;
     static final int MAX_VLAN = 4094;
 
-    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "mirror");
+    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "pipeline", "mirror");
     private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
     private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
     private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
@@ -52,6 +54,7 @@ public final class ConfigLoader {
     private static final List<String> FDB_KEYS = List.of("size", "aging-seconds", "port-limit", "file", "static");
     private static final List<String> FDB_STATIC_KEYS = List.of("mac", "port", "vlan");
     private static final List<String> MIRROR_KEYS = List.of("from", "to-pcap", "to-tap", "direction", "snaplen");
+    private static final List<String> PIPELINE_KEYS = List.of("stages");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -107,7 +110,7 @@ public final class ConfigLoader {
         List<PortConfig> ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null);
         SwitchConfig config = new SwitchConfig(ports, datapath(root.get("datapath").optionalMapping()),
                 stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping(), ports),
-                mirrors(root.get("mirror"), ports));
+                pipeline(root.get("pipeline"), source), mirrors(root.get("mirror"), ports));
 
         for (MissingDir missing : missingDirs) {
             try {
@@ -278,6 +281,63 @@ public final class ConfigLoader {
         int maxPark = datapath.get("max-park-us").integer(1, 100_000, DatapathConfig.DEFAULT_MAX_PARK_MICROS);
         int rxRetries = datapath.get("rx-retries").integer(0, 64, DatapathConfig.DEFAULT_RX_RETRIES);
         return new DatapathConfig(cpus, burst, ringSize, idle, maxPark, rxRetries);
+    }
+
+    /**
+     * {@code pipeline: {stages: [...]}}: each stage is a name ({@code - classify}) or a one-key mapping of name to
+     * settings ({@code - acl: {rules: ...}}). Names are checked against the stage factories on the classpath here;
+     * settings are checked when the switch creates the stages (their errors still name the line).
+     */
+    private static PipelineConfig pipeline(NodeReader field, String source) throws ConfigException {
+        StageRegistry registry;
+        try {
+            registry = StageRegistry.load();
+        } catch (IllegalStateException e) {
+            throw field.error(e.getMessage());
+        }
+        if (!field.isPresent()) {
+            return PipelineConfig.defaults(registry, source);
+        }
+        field.mapping().allowOnly(PIPELINE_KEYS);
+        NodeReader stagesField = field.get("stages");
+        List<NodeReader> items = stagesField.list();
+        if (items.isEmpty()) {
+            throw stagesField.error("at least 'classify' and 'forward' are required");
+        }
+        List<PipelineConfig.Stage> stages = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            NodeReader item = items.get(i);
+            String name;
+            NodeReader settings;
+            if (item.isMappingNode()) {
+                item.mapping();
+                if (item.keys().size() != 1) {
+                    throw item.error("a stage is a name (- classify) or a mapping of one name to its settings "
+                            + "(- acl: {rules: [...]}); got " + item.keys().size() + " keys");
+                }
+                name = item.keys().iterator().next();
+                settings = item.get(name);
+            } else {
+                name = item.string();
+                settings = item.absent(name);
+            }
+            StageFactory factory = registry.find(name);
+            if (factory == null) {
+                throw item.error("unknown stage '" + name + "'; available: " + registry.names()
+                        + " (a user stage's jar must be on the classpath, see VSWITCH_CLASSPATH)");
+            }
+            if (name.equals("forward") && i != items.size() - 1) {
+                throw item.error("forward must be the last stage (it delivers the frame)");
+            }
+            stages.add(new PipelineConfig.Stage(name, factory, new YamlStageSettings(settings)));
+        }
+        if (!stages.get(stages.size() - 1).name().equals("forward")) {
+            throw stagesField.error("the last stage must be 'forward' (it delivers the frame)");
+        }
+        if (stages.stream().noneMatch(s -> s.name().equals("classify"))) {
+            throw stagesField.error("'classify' is required: forward and mac-learning use the fields it parses");
+        }
+        return new PipelineConfig(stages);
     }
 
     private static int[] cpus(NodeReader field) throws ConfigException {

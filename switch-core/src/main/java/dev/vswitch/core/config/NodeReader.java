@@ -109,6 +109,11 @@ final class NodeReader {
         return new ConfigException(source, line(entries().get(key).getKeyNode()), childPath(key), detail);
     }
 
+    /** An absent child called {@code key} (e.g. the settings of a stage named without any); errors use this line. */
+    NodeReader absent(String key) {
+        return new NodeReader(source, childPath(key), null, this);
+    }
+
     /** The value of {@code key} (possibly absent). */
     NodeReader get(String key) {
         NodeTuple tuple = entries().get(key);
@@ -154,6 +159,30 @@ final class NodeReader {
             throw error("must be between " + min + " and " + max + ", got " + scalar.getValue());
         }
         return value.intValueExact();
+    }
+
+    long longInteger(long min, long max) throws ConfigException {
+        ScalarNode scalar = scalar(Tag.INT, "an integer");
+        BigInteger value;
+        try {
+            value = parseYamlInt(scalar.getValue());
+        } catch (NumberFormatException e) {
+            throw error("unsupported integer syntax '" + scalar.getValue() + "'");
+        }
+        if (value.compareTo(BigInteger.valueOf(min)) < 0 || value.compareTo(BigInteger.valueOf(max)) > 0) {
+            throw error("must be between " + min + " and " + max + ", got " + scalar.getValue());
+        }
+        return value.longValueExact();
+    }
+
+    /** True when this node is a mapping; false for absent, null, lists and scalars. */
+    boolean isMappingNode() {
+        return node instanceof MappingNode;
+    }
+
+    /** True for an absent key or an empty value ({@code acl:}). */
+    boolean isEmpty() {
+        return node == null || isNull(node);
     }
 
     int integer(int min, int max, int defaultValue) throws ConfigException {

@@ -3,18 +3,22 @@ package dev.vswitch.core.config;
 import java.util.List;
 import java.util.Objects;
 
-/** The whole switch configuration, as loaded by {@link ConfigLoader}. {@code ports} and {@code mirrors} are immutable. */
+/**
+ * The whole switch configuration, as loaded by {@link ConfigLoader}. {@code ports} and {@code mirrors} are
+ * immutable.
+ */
 public record SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb,
-        List<MirrorConfig> mirrors) {
+        PipelineConfig pipeline, List<MirrorConfig> mirrors) {
 
-    /** Without mirrors. */
+    /** With the default pipeline (classify, mac-learning, forward) and no mirrors. */
     public SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb) {
-        this(ports, datapath, stats, fdb, List.of());
+        this(ports, datapath, stats, fdb, PipelineConfig.defaults(), List.of());
     }
 
     public SwitchConfig {
         ports = List.copyOf(ports);
         mirrors = List.copyOf(mirrors);
+        Objects.requireNonNull(pipeline, "pipeline");
         Objects.requireNonNull(datapath, "datapath");
         Objects.requireNonNull(stats, "stats");
         Objects.requireNonNull(fdb, "fdb");
