@@ -20,8 +20,9 @@ import java.util.List;
  * <p>
  * Works on the whole process, not just Java threads: every task in /proc/self/task is given the housekeeping set
  * (online CPUs minus PMD CPUs). Threads created later inherit it from their creator, and the PMD thread, created
- * after this runs, pins itself to its own CPU. {@link #restore()} gives every task the process's original mask back,
- * so a switch embedded in a larger JVM (the tests) leaves it as it found it.
+ * after this runs, pins itself to its own CPU. Only the standalone process ({@link Main}) applies it: child processes
+ * inherit the mask too, so a JVM that embeds the switch and starts other programs (the tests start testpmd, QEMU,
+ * tcpdump) would squeeze them all onto the housekeeping CPUs. {@link #restore()} undoes it.
  */
 final class HousekeepingAffinity
 {
@@ -99,22 +100,37 @@ final class HousekeepingAffinity
         return (BitSet)housekeeping.clone();
     }
 
+    /**
+     * Sets {@code mask} on every task, listing them again until a pass finds none it has not set: the first
+     * affinity call itself starts threads (JNA's cleaner) from a thread that may not have been moved yet.
+     */
     private static int setAll(final BitSet mask)
     {
-        int count = 0;
-        for (final int tid : taskIds())
+        final java.util.Set<Integer> done = new java.util.HashSet<>();
+        for (int pass = 0; pass < 5; pass++)
         {
-            try
+            boolean fresh = false;
+            for (final int tid : taskIds())
             {
-                LinuxHelper.sched_setaffinity(tid, mask);
-                count++;
+                if (done.add(tid))
+                {
+                    fresh = true;
+                    try
+                    {
+                        LinuxHelper.sched_setaffinity(tid, mask);
+                    }
+                    catch (final RuntimeException | LinkageError ex)
+                    {
+                        // The task may have exited between the listing and the call; nothing else to do for it.
+                    }
+                }
             }
-            catch (final RuntimeException | LinkageError ex)
+            if (!fresh)
             {
-                // The task may have exited between the listing and the call; nothing else to do for it.
+                break;
             }
         }
-        return count;
+        return done.size();
     }
 
     private static List<Integer> taskIds()

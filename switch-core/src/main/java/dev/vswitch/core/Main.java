@@ -59,6 +59,9 @@ public final class Main
             return;
         }
 
+        // A process-wide policy, so it lives here and not in VSwitch (which tests embed in their own JVM): before the
+        // PMD thread exists, every thread of the process moves off the PMD CPUs; the PMD then pins itself.
+        HousekeepingAffinity.apply(config.datapath().cpus());
         final VSwitch sw;
         try
         {

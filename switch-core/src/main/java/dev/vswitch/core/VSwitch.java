@@ -63,7 +63,6 @@ public final class VSwitch implements AutoCloseable
     private final PmdAgent pmd;
     private final AgentRunner pmdRunner;
     private Thread statsThread;
-    private HousekeepingAffinity housekeeping;
     private volatile boolean closed;
 
     private VSwitch(final SwitchConfig config) throws IOException
@@ -211,8 +210,6 @@ public final class VSwitch implements AutoCloseable
             Log.warn(LOG, "datapath.cpus lists " + cpus.length + " CPUs; this version runs one PMD thread " +
                 "(run-to-completion) on CPU " + cpus[0]);
         }
-        // Before the PMD thread exists: it is created with the housekeeping mask and then pins itself.
-        housekeeping = HousekeepingAffinity.apply(cpus);
         // Writers first, so the PMD never copies into a ring nobody drains.
         for (final Mirror mirror : mirrors)
         {
@@ -391,10 +388,6 @@ public final class VSwitch implements AutoCloseable
             s.close();
         }
         fdb.close();
-        if (housekeeping != null)
-        {
-            housekeeping.restore();
-        }
         Log.info(LOG, "stopped");
     }
 

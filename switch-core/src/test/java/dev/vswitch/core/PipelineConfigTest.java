@@ -6,6 +6,7 @@ import dev.vswitch.core.config.SwitchConfig;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.pipeline.spi.StageContext;
+import dev.vswitch.pipeline.vlan.VlanMembership;
 import dev.vswitch.pipeline.spi.StageSettingsException;
 import dev.vswitch.pipeline.stages.AclStage;
 import dev.vswitch.pipeline.stages.MacTable;
@@ -87,6 +88,23 @@ class PipelineConfigTest
         assertEquals(List.of("classify", "mac-learning", "forward"), names(load("")));
     }
 
+    /** A VLAN port needs the ingress stage before anything learns; the switch adds it unless the pipeline names it. */
+    @Test
+    void portsWithVlansGetTheVlanStageRightAfterClassify() throws Exception
+    {
+        final VlanMembership vlans = new VlanMembership(2).access(0, 10).trunk(1, 10, 20);
+        final SwitchConfig config = ConfigLoader.parse(yaml("pipeline:\n  stages: [classify, acl: {rules: []}, " +
+            "mac-learning, forward]\n"), "test.yaml");
+        final SwitchPort[] ports = { new UnavailablePort(0, "vm1", "test"), new UnavailablePort(1, "vm2", "test") };
+        assertEquals(List.of("classify", "vlan", "acl", "mac-learning", "forward"), names(Pipelines.create(
+            config.pipeline(), new StageContext(ports, table, SystemNanoClock.INSTANCE, vlans))));
+        final SwitchConfig named = ConfigLoader.parse(yaml("pipeline:\n  stages: [classify, acl: {rules: []}, vlan, " +
+            "mac-learning, forward]\n"), "test.yaml");
+        assertEquals(List.of("classify", "acl", "vlan", "mac-learning", "forward"), names(Pipelines.create(
+            named.pipeline(), new StageContext(ports, table, SystemNanoClock.INSTANCE, vlans))));
+        assertEquals(List.of("classify", "mac-learning", "forward"), names(load("")), "no VLAN keys: no vlan stage");
+    }
+
     @Test
     void stagesRunInTheOrderNamedWithTheirSettings() throws Exception
     {
@@ -121,7 +139,7 @@ class PipelineConfigTest
     {
         assertLoadError("pipeline:\n  stages:\n    - classify\n    - nat\n    - forward\n",
             "test.yaml:7: pipeline.stages[1]: unknown stage 'nat'; available: acl, classify, forward, mac-learning, " +
-                "rate-limit");
+                "rate-limit, vlan");
         assertLoadError("pipeline:\n  stages:\n    - classify\n    - forward\n    - acl: {rules: []}\n",
             "test.yaml:7: pipeline.stages[1]: forward must be the last stage");
         assertLoadError("pipeline:\n  stages: [classify, mac-learning]\n",

@@ -15,7 +15,7 @@ class StageRegistryTest
     void builtInsAreRegisteredAsServices()
     {
         final StageRegistry registry = StageRegistry.load(StageRegistryTest.class.getClassLoader());
-        assertEquals("acl, classify, forward, mac-learning, rate-limit", registry.names());
+        assertEquals("acl, classify, forward, mac-learning, rate-limit, vlan", registry.names());
         assertInstanceOf(AclStageFactory.class, registry.find("acl"));
         assertInstanceOf(ForwardStageFactory.class, registry.find("forward"));
         assertNull(registry.find("nat"));

@@ -82,7 +82,7 @@ class ConfigErrorsTest {
                 ports:
                   - {name: host, type: tap, ifname: vsw0}
                 port: []
-                """, 3, "port", "unknown key; allowed keys: ports, datapath, stats, fdb, mirror");
+                """, 3, "port", "unknown key; allowed keys: ports, datapath, stats, fdb, pipeline, mirror");
         assertError("""
                 ports:
                   - name: vm1

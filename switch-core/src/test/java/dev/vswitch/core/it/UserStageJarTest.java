@@ -121,7 +121,7 @@ class UserStageJarTest
         Files.writeString(config, yaml("4"));
         final String unknown = runToExit(javaCommand(config, ""), 2);
         assertTrue(unknown.contains("switch.yaml:9: pipeline.stages[1]: unknown stage 'drop-every-nth'; available: " +
-            "acl, classify, forward, mac-learning, rate-limit"), unknown);
+            "acl, classify, forward, mac-learning, rate-limit, vlan"), unknown);
 
         Files.writeString(config, yaml("1"));
         final String bad = runToExit(javaCommand(config, jar.toString()), 2);

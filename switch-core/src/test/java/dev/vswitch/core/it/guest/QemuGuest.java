@@ -90,12 +90,7 @@ public final class QemuGuest implements AutoCloseable {
             }
             startNanos = System.nanoTime();
             // stdin stays an open pipe: the serial console is on stdio and we never type into it.
-            // Started through taskset with every online CPU: a user launches QEMU from a shell, but a child of this
-            // JVM would inherit the housekeeping mask an in-process switch gives all its threads (the PMD CPU
-            // excluded), which would squeeze every guest onto the remaining CPU.
-            final List<String> launch = new java.util.ArrayList<>(List.of("taskset", "-c", allCpus()));
-            launch.addAll(command);
-            process = new ProcessBuilder(launch).redirectErrorStream(true).start();
+            process = new ProcessBuilder(command).redirectErrorStream(true).start();
             shutdownHook = new Thread(this::kill, "qemu-" + name + "-shutdown");
             Runtime.getRuntime().addShutdownHook(shutdownHook);
             BufferedWriter logWriter = log;
@@ -518,9 +513,5 @@ public final class QemuGuest implements AutoCloseable {
         public QemuGuest start() {
             return build().start();
         }
-    }
-
-    private static String allCpus() throws IOException {
-        return Files.readString(java.nio.file.Path.of("/sys/devices/system/cpu/online")).trim();
     }
 }
