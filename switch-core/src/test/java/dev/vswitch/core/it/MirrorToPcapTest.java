@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.mirror.Mirror;
+import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
 import org.junit.jupiter.api.Test;
@@ -65,7 +66,11 @@ class MirrorToPcapTest
                 tx = vm1.get(PortCounters.TX_PACKETS);
                 System.out.printf("testpmd port0 tx=%d rx=%d; switch vm1 %s; %s%n", port0.txPackets(),
                     port0.rxPackets(), vm1.summary(), mirror.summary());
-                assertEquals(0, vm1.totalDrops(), vm1.summary());
+                // 2 x 512 frames meet testpmd's 256-slot RX ring: when its lcore starts polling late some are ring-full
+
+                // drops (neither delivered nor mirrored; the counts below hold either way). Nothing else may be dropped.
+
+                assertEquals(vm1.drops(DropReason.RING_FULL), vm1.totalDrops(), vm1.summary());
                 assertEquals(port0.txPackets(), rx, "vm1: the switch took every frame testpmd sent");
                 assertEquals(port0.rxPackets(), tx, "vm1: testpmd received every frame the switch delivered");
                 assertTrue(rx > 0 && tx > 0 && rx <= BURSTS * 32 && tx <= BURSTS * 32, "rx " + rx + " tx " + tx);

@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.mirror.Mirror;
+import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
 import org.junit.jupiter.api.Test;
@@ -79,7 +80,11 @@ class MirrorToTapTest
                     });
                     rx = vm1.get(PortCounters.RX_PACKETS);
                     tx = vm1.get(PortCounters.TX_PACKETS);
-                    assertEquals(0, vm1.totalDrops(), vm1.summary());
+                    // 2 x 512 frames meet testpmd's 256-slot RX ring: when its lcore starts polling late some are ring-full
+
+                    // drops (neither delivered nor mirrored; the counts below hold either way). Nothing else may be dropped.
+
+                    assertEquals(vm1.drops(DropReason.RING_FULL), vm1.totalDrops(), vm1.summary());
                 }
                 SwitchHarness.await("the writer to catch up", Duration.ofSeconds(5), () ->
                     mc.get(MirrorCounters.WRITTEN) + mc.get(MirrorCounters.WRITE_ERRORS) ==
