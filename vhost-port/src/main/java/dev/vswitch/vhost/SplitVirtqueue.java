@@ -51,6 +51,10 @@ public final class SplitVirtqueue
     private volatile int callFd;
 
     private int lastAvail;
+    /** avail->idx as last read: chains up to it are known to be there without touching the driver's line again. */
+    private int seenAvailIdx;
+    /** Last value written to used->flags / avail_event, so an unchanged value is not stored again every round. */
+    private int kickSuppression = -1;
     private int usedIdx;
     private int pendingUsed;
     private int lastCheckedUsed;
@@ -80,6 +84,7 @@ public final class SplitVirtqueue
         this.eventIdx = eventIdx;
         this.callFd = callFd;
         this.lastAvail = base & 0xffff;
+        this.seenAvailIdx = lastAvail;
         this.usedIdx = base & 0xffff;
         this.lastCheckedUsed = usedIdx;
     }
@@ -132,13 +137,13 @@ public final class SplitVirtqueue
      */
     public void suppressKicks()
     {
-        if (eventIdx)
+        // The driver polls the used ring's lines: a store it would see as unchanged still takes the line away
+        // from its core, so only a new value is written.
+        final int value = eventIdx ? (lastAvail - 1) & 0xffff : VirtioNet.USED_F_NO_NOTIFY;
+        if (value != kickSuppression)
         {
-            putShortRelease(used + 4 + 8L * size, (lastAvail - 1) & 0xffff);
-        }
-        else
-        {
-            putShortRelease(used, VirtioNet.USED_F_NO_NOTIFY);
+            kickSuppression = value;
+            putShortRelease(eventIdx ? used + 4 + 8L * size : used, value);
         }
     }
 
@@ -159,7 +164,18 @@ public final class SplitVirtqueue
             broken = true;
             return 0;
         }
+        seenAvailIdx = idx;
         return n;
+    }
+
+    /**
+     * True if at least one chain is available. Answers from the avail->idx already read while chains up to it
+     * remain, and reads the driver's index again only when they are used up: the driver writes that line for every
+     * buffer it adds, so reading it per frame would pull the line across cores per frame.
+     */
+    public boolean hasAvailable()
+    {
+        return (!broken && lastAvail != seenAvailIdx) || available() > 0;
     }
 
     /** Takes the next available head; returns {@link #ERR_HEAD} (and breaks the ring) for an index >= size. */

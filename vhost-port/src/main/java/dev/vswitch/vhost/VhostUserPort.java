@@ -486,7 +486,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
      */
     private boolean awaitBuffer(final SplitVirtqueue ring)
     {
-        if (ring.available() > 0)
+        if (ring.hasAvailable())
         {
             return true;
         }
