@@ -2,7 +2,7 @@
 # Round-trip latency through a device under test: the switch vs DPDK testpmd's own vhost backend (io-fwd),
 # alternated in one run (vswitch, DPDK, vswitch, DPDK, ...).
 #   bench/scripts/latency-compare.sh [SECONDS=5] [PAIRS=2]
-# Environment: LOADS (default 10k,100k,500k,pingpong), PNG (default bench/latency.png),
+# Environment: LOADS (default 10k,100k,500k,pingpong), INITIAL_WARMUP (s, default 3), PNG (default bench/latency.png),
 #              OUT (default bench/target/latency/<date>: .hgrm files, probe and DUT logs, table.md).
 #
 # Measuring front end: dev.vswitch.bench.latency.LatencyProbe (one JVM, one busy-polling thread pinned to CPU 0)
@@ -51,7 +51,7 @@ fi
 
 probe() { # $1 label, $2 socket dir, $3 output dir
   timeout "$probe_secs" java "${java_opts[@]}" -cp "$jar" dev.vswitch.bench.latency.LatencyProbe \
-    --a "$2/a.sock" --b "$2/b.sock" --label "$1" --loads "$LOADS" --seconds "$SECS" --warmup 1 --initial-warmup 3 \
+    --a "$2/a.sock" --b "$2/b.sock" --label "$1" --loads "$LOADS" --seconds "$SECS" --warmup 1 --initial-warmup "${INITIAL_WARMUP:-3}" \
     --cpu 0 --out "$3" > "$3/probe.log" 2>&1 || echo "probe failed, see $3/probe.log" >&2
   grep '^RESULT' "$3/probe.log" || true
 }
