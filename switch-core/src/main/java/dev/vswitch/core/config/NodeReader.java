@@ -148,17 +148,7 @@ final class NodeReader {
     }
 
     int integer(int min, int max) throws ConfigException {
-        ScalarNode scalar = scalar(Tag.INT, "an integer");
-        BigInteger value;
-        try {
-            value = parseYamlInt(scalar.getValue());
-        } catch (NumberFormatException e) {
-            throw error("unsupported integer syntax '" + scalar.getValue() + "'");
-        }
-        if (value.compareTo(BigInteger.valueOf(min)) < 0 || value.compareTo(BigInteger.valueOf(max)) > 0) {
-            throw error("must be between " + min + " and " + max + ", got " + scalar.getValue());
-        }
-        return value.intValueExact();
+        return (int) longInteger(min, max);
     }
 
     long longInteger(long min, long max) throws ConfigException {
