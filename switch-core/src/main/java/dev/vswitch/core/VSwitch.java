@@ -86,19 +86,24 @@ public final class VSwitch implements AutoCloseable
             ports[i] = mirror.port();
         }
         final EpochClock clock = MacAger.monotonicClock();
-        fdb = openFdb(config.fdb(), portConfigs, clock);
-        final VlanMembership vlans = vlanMembership(portConfigs);
+        MacTable table = null;
         try
         {
-            stages = Pipelines.create(config.pipeline(), new StageContext(ports, fdb, SystemNanoClock.INSTANCE, vlans));
+            table = openFdb(config.fdb(), portConfigs, clock);
+            stages = Pipelines.create(config.pipeline(),
+                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlanMembership(portConfigs)));
         }
-        catch (final RuntimeException ex)
+        catch (final IOException | RuntimeException ex)
         {
             // Nothing has started yet: give back what the constructor took (tap fds, the table's file).
             closeTaps();
-            fdb.close();
+            if (table != null)
+            {
+                table.close();
+            }
             throw ex;
         }
+        fdb = table;
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :

@@ -33,4 +33,24 @@ class TapFailureTest
             assertTrue(sw.counters("uplink").drops(DropReason.PORT_DOWN) == 1);
         }
     }
+
+    /**
+     * A start that fails after the tap was opened (here: an FDB file the switch cannot create) gives the tap back:
+     * the kernel removes a non-persistent tap only when its last fd closes, so the interface must be gone.
+     */
+    @Test
+    void aStartThatFailsLaterClosesTheTapItOpened() throws Exception
+    {
+        final String ifname = "vswf" + (ProcessHandle.current().pid() % 100000);
+        final String yaml = "ports:\n" +
+            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
+            "  - {name: uplink, type: tap, ifname: " + ifname + "}\n" +
+            "fdb: {file: /proc/version}\n" +
+            "stats: {interval-seconds: 0}\n";
+        final Exception failure = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+            () -> SwitchHarness.start(yaml).close());
+        System.out.println("start failed as expected: " + failure);
+        assertFalse(Files.exists(Path.of("/sys/class/net", ifname)), ifname + " was left open by the failed start");
+        assertFalse(Files.exists(dir.resolve("vm1.sock")), "nothing was bound");
+    }
 }
