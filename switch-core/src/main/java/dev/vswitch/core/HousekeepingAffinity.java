@@ -14,15 +14,14 @@ import java.util.List;
 /**
  * Keeps the JVM's own threads (GC workers, JIT compilers, vhost-user control threads, the stats printer) off the
  * CPUs the PMD threads own. Pinning only the PMD thread is not enough: the kernel still schedules the other
- * threads onto its CPU, and each such preemption stalls every port for a scheduler slice. Measured on the testpmd
- * latency loop at 10k frames/s: p99.9 round trip 2.9-4 ms with the JVM threads free to run on the PMD CPU,
- * ~100 us with them moved away.
+ * threads onto its CPU, and each such preemption stalls every port for a scheduler slice (on the testpmd latency
+ * loop at 10k frames/s, moving them away by hand took one run's p99.9 round trip from milliseconds to ~100 us).
  * <p>
  * Works on the whole process, not just Java threads: every task in /proc/self/task is given the housekeeping set
- * (online CPUs minus PMD CPUs). Threads created later inherit it from their creator, and the PMD thread, created
- * after this runs, pins itself to its own CPU. Only the standalone process ({@link Main}) applies it: child processes
- * inherit the mask too, so a JVM that embeds the switch and starts other programs (the tests start testpmd, QEMU,
- * tcpdump) would squeeze them all onto the housekeeping CPUs. {@link #restore()} undoes it.
+ * (online CPUs allowed to the process, minus PMD CPUs). Threads created later inherit it from their creator, and
+ * the PMD thread, created after this runs, pins itself to its own CPU. Only the standalone process ({@link Main})
+ * applies it, and for its whole life: child processes inherit the mask too, so a JVM that embeds the switch and
+ * starts other programs (the tests start testpmd, QEMU, tcpdump) would squeeze them all onto the housekeeping CPUs.
  */
 final class HousekeepingAffinity
 {
@@ -30,35 +29,33 @@ final class HousekeepingAffinity
     private static final Path TASKS = Path.of("/proc/self/task");
     private static final Path ONLINE = Path.of("/sys/devices/system/cpu/online");
 
-    private final BitSet original;
-    private final BitSet housekeeping;
-
-    private HousekeepingAffinity(final BitSet original, final BitSet housekeeping)
+    private HousekeepingAffinity()
     {
-        this.original = original;
-        this.housekeeping = housekeeping;
     }
 
     /**
      * Moves every current task of this process to the CPUs that are online, allowed to the process, and not in
-     * {@code pmdCpus}. Returns null (and logs why) when that set would be empty or the kernel refuses.
+     * {@code pmdCpus}. Logs, and leaves the threads where they are, when that set would be empty or is unknown.
      */
-    static HousekeepingAffinity apply(final int[] pmdCpus)
+    static void apply(final int[] pmdCpus)
     {
-        final BitSet original;
-        final BitSet online;
+        final BitSet online = onlineCpus();
+        final BitSet housekeeping;
         try
         {
-            original = allowedCpus(Files.readString(TASKS.getParent().resolve("status")));
-            online = cpuList(Files.readString(ONLINE).trim());
+            housekeeping = allowedCpus(Files.readString(TASKS.getParent().resolve("status")));
         }
         catch (final IOException | RuntimeException ex)
         {
-            Log.warn(LOG, "cannot read the CPU sets (" + ex + "); JVM threads may share the PMD CPU");
-            return null;
+            Log.warn(LOG, "cannot read the process's CPU set (" + ex + "); JVM threads may share the PMD CPU");
+            return;
         }
-        final BitSet housekeeping = (BitSet)online.clone();
-        housekeeping.and(original);
+        if (online == null)
+        {
+            Log.warn(LOG, "cannot read " + ONLINE + "; JVM threads may share the PMD CPU");
+            return;
+        }
+        housekeeping.and(online);
         for (final int cpu : pmdCpus)
         {
             housekeeping.clear(cpu);
@@ -66,14 +63,12 @@ final class HousekeepingAffinity
         if (housekeeping.isEmpty())
         {
             Log.warn(LOG, "no CPU left for the JVM's other threads besides the PMD CPUs " + cpuList(pmdCpus) +
-                " (online: " + online + "); they will share the PMD CPU");
-            return null;
+                " (online: " + cpuList(online) + "); they will share the PMD CPU");
+            return;
         }
-        final HousekeepingAffinity affinity = new HousekeepingAffinity(original, housekeeping);
-        final int moved = affinity.setAll(housekeeping);
+        final int moved = setAll(housekeeping);
         Log.info(LOG, moved + " JVM threads kept on CPU(s) " + cpuList(housekeeping) + ", off the PMD CPU(s) " +
             cpuList(pmdCpus));
-        return affinity;
     }
 
     /** CPUs the kernel has online, or null if unknown. */
@@ -87,17 +82,6 @@ final class HousekeepingAffinity
         {
             return null;
         }
-    }
-
-    /** Gives every task of the process the mask it had before {@link #apply}. */
-    void restore()
-    {
-        setAll(original);
-    }
-
-    BitSet housekeepingCpus()
-    {
-        return (BitSet)housekeeping.clone();
     }
 
     /**

@@ -3,12 +3,9 @@ package dev.vswitch.core.it;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -42,26 +39,13 @@ class ProcessLifecycleTest
     @Test
     void servesAFrontEndAndStopsCleanlyOnSigterm() throws Exception
     {
-        final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n");
         final Path log = dir.resolve("switch.log");
-        final Process sw = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
-            .redirectOutput(log.toFile()).start();
+        final Process sw = SwitchProcess.startTwoPorts(dir, log);
         try
         {
-            SwitchProcess.awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
             assertTrue(Files.exists(dir.resolve("vm1.sock")) && Files.exists(dir.resolve("vm2.sock")));
-            try (Testpmd pmd = Testpmd.macForwarding(List.of(
-                new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:03:01", false),
-                new Testpmd.Port(dir.resolve("vm2.sock"), "02:00:00:00:03:02", false)), null))
+            try (Testpmd pmd = SwitchProcess.startLoop(dir, log, "02:00:00:00:03:"))
             {
-                pmd.awaitPrompt(Duration.ofSeconds(30));
-                SwitchProcess.awaitLog(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
-                pmd.command("start tx_first 16");
-                SwitchProcess.awaitLog(log, "unicast=", Duration.ofSeconds(10));
                 // Stop the switch while the front end is still attached and traffic flows.
                 new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
                 assertTrue(sw.waitFor(30, TimeUnit.SECONDS), "switch exits within 30 s of SIGTERM");

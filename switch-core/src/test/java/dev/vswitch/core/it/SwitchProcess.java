@@ -40,4 +40,53 @@ final class SwitchProcess
         throw new AssertionError("switch log never showed '" + text + "':\n" +
             (Files.exists(log) ? Files.readString(log) : "(no log)"));
     }
+
+    /**
+     * Writes a configuration of two vhost-user server ports (vm1, vm2, sockets in {@code dir}, PMD on CPU 1, stats
+     * every second), starts the switch with its output in {@code log}, and waits until both ports listen.
+     */
+    static Process startTwoPorts(final Path dir, final Path log) throws IOException
+    {
+        final Path config = dir.resolve("switch.yaml");
+        Files.writeString(config, "ports:\n" +
+            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
+            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
+            "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n");
+        final Process sw = new ProcessBuilder(javaCommand(config)).redirectErrorStream(true)
+            .redirectOutput(log.toFile()).start();
+        try
+        {
+            awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
+            return sw;
+        }
+        catch (final IOException | RuntimeException | Error ex)
+        {
+            sw.destroyForcibly();
+            throw ex;
+        }
+    }
+
+    /**
+     * Attaches testpmd (mac forwarding, MACs {@code macPrefix}01 and {@code macPrefix}02) to the two ports of
+     * {@link #startTwoPorts} and starts the loop; returns once the switch has forwarded unicast.
+     */
+    static Testpmd startLoop(final Path dir, final Path log, final String macPrefix) throws IOException
+    {
+        final Testpmd pmd = Testpmd.macForwarding(List.of(
+            new Testpmd.Port(dir.resolve("vm1.sock"), macPrefix + "01", false),
+            new Testpmd.Port(dir.resolve("vm2.sock"), macPrefix + "02", false)), null);
+        try
+        {
+            pmd.awaitPrompt(Duration.ofSeconds(30));
+            awaitLog(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
+            pmd.command("start tx_first 16");
+            awaitLog(log, "unicast=", Duration.ofSeconds(10));
+            return pmd;
+        }
+        catch (final IOException | RuntimeException | Error ex)
+        {
+            pmd.close();
+            throw ex;
+        }
+    }
 }

@@ -9,9 +9,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
@@ -36,25 +34,12 @@ class ThreadPlacementTest
     {
         assumeTrue(Files.readString(Path.of("/sys/devices/system/cpu/online")).trim().startsWith("0-"),
             "needs at least 2 online CPUs");
-        final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n");
         final Path log = dir.resolve("switch.log");
-        final Process sw = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
-            .redirectOutput(log.toFile()).start();
+        final Process sw = SwitchProcess.startTwoPorts(dir, log);
         try
         {
-            SwitchProcess.awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
-            try (Testpmd pmd = Testpmd.macForwarding(List.of(
-                new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:04:01", false),
-                new Testpmd.Port(dir.resolve("vm2.sock"), "02:00:00:00:04:02", false)), null))
+            try (Testpmd pmd = SwitchProcess.startLoop(dir, log, "02:00:00:00:04:"))
             {
-                pmd.awaitPrompt(Duration.ofSeconds(30));
-                SwitchProcess.awaitLog(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
-                pmd.command("start tx_first 16");
-                SwitchProcess.awaitLog(log, "unicast=", Duration.ofSeconds(10));
                 Thread.sleep(1000);
 
                 final TreeMap<String, String> placement = placement(sw.pid());
