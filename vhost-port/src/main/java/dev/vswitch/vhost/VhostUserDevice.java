@@ -25,6 +25,11 @@ public final class VhostUserDevice implements AutoCloseable
     public static final long OFFERED_FEATURES = bit(VirtioNet.F_VERSION_1) | bit(VirtioNet.F_RING_INDIRECT_DESC) |
         bit(VirtioNet.F_RING_EVENT_IDX) | bit(VirtioNet.F_MRG_RXBUF) | bit(VirtioNet.F_PROTOCOL_FEATURES) |
         bit(VirtioNet.F_MAC) | bit(VirtioNet.F_STATUS) | bit(27 /* ANY_LAYOUT */) | bit(VirtioNet.F_MTU) |
+        // True of this device, so it may say so: a port's TX chains are taken in avail order and completed in
+        // that order (the pipeline keeps each port's frames in sequence), and RX buffers are taken in avail order,
+        // a frame that cannot be delivered rewinding rather than skipping them. A driver that knows it (DPDK's
+        // virtio PMD) recycles descriptors sequentially without walking a free list: its in-order paths.
+        bit(VirtioNet.F_IN_ORDER) |
         // Offloads: a frame keeps its partial checksum / TSO super-frame across the switch to a peer that
         // negotiated the same; for any other peer the switch completes the checksum or segments in software.
         bit(VirtioNet.F_CSUM) | bit(VirtioNet.F_GUEST_CSUM) | bit(VirtioNet.F_HOST_TSO4) |

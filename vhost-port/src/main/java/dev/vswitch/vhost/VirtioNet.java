@@ -23,6 +23,8 @@ public final class VirtioNet
     /** vhost-user's own bit: the backend speaks GET/SET_PROTOCOL_FEATURES. */
     public static final int F_PROTOCOL_FEATURES = 30;
     public static final int F_VERSION_1 = 32;
+    /** The device uses buffers in the order they were made available (virtio 1.2, 2.7.9 / 6). */
+    public static final int F_IN_ORDER = 35;
 
     // vhost-user protocol feature bits.
     public static final int PROTOCOL_F_MQ = 0;
