@@ -29,6 +29,9 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final PipelineHandler handler;
     private final int burst;
     private final AtomicLong rounds = new AtomicLong();
+    /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
+    private final AtomicLong busyRounds = new AtomicLong();
+    private final AtomicLong framesTaken = new AtomicLong();
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     private int firstPort;
@@ -90,6 +93,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
         rounds.set(rounds.get() + 1);
         if (received > 0)
         {
+            busyRounds.setOpaque(busyRounds.getOpaque() + 1);
+            framesTaken.setOpaque(framesTaken.getOpaque() + received);
             // Every frame of the round waited at most this long between being polled and its used-ring publish.
             latency.recordValueWithCount(System.nanoTime() - start, received);
         }
@@ -138,6 +143,18 @@ public final class PmdAgent implements Agent, DatapathBarrier
     public long rounds()
     {
         return rounds.get();
+    }
+
+    /** Rounds that took at least one frame. */
+    public long busyRounds()
+    {
+        return busyRounds.getOpaque();
+    }
+
+    /** Frames taken from all ports, over all rounds. */
+    public long framesTaken()
+    {
+        return framesTaken.getOpaque();
     }
 
     /** Poll-to-publish latency since the previous call (nanoseconds). Allocates; call from the stats thread. */

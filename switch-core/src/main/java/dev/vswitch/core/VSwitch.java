@@ -313,6 +313,10 @@ public final class VSwitch implements AutoCloseable
         final Histogram h = pmd.intervalLatency();
         Log.info(LOG, fdb.summary() + "; poll-to-publish ns p50=" + h.getValueAtPercentile(50) +
             " p99=" + h.getValueAtPercentile(99) + " max=" + h.getMaxValue() + " (" + h.getTotalCount() + " frames)");
+        final long rounds = pmd.rounds();
+        final long busy = pmd.busyRounds();
+        Log.info(LOG, String.format("pmd rounds=%d busy=%d (%.1f%%) frames per busy round=%.1f", rounds, busy,
+            rounds == 0 ? 0.0 : 100.0 * busy / rounds, busy == 0 ? 0.0 : (double)pmd.framesTaken() / busy));
     }
 
     public SwitchPort port(final String name)
