@@ -10,6 +10,8 @@ public final class PacketPublisher
 {
     private final RingBuffer<PacketEvent> ring;
     private long claimed = -1;
+    private long batchFirst = 0;
+    private long batchLast = -1;
 
     public PacketPublisher(final RingBuffer<PacketEvent> ring)
     {
@@ -33,5 +35,28 @@ public final class PacketPublisher
     public void publish()
     {
         ring.publish(claimed);
+    }
+
+    /**
+     * Claims {@code n} (> 0) events at once, for a source that fills a whole burst before publishing any of it:
+     * take each with {@link #batchEvent}, then {@link #publishBatch()} them together.
+     */
+    public void claimBatch(final int n)
+    {
+        batchLast = ring.next(n);
+        batchFirst = batchLast - n + 1;
+    }
+
+    /** Event {@code i} of the batch, reset for {@code inPort}. */
+    public PacketEvent batchEvent(final int i, final int inPort)
+    {
+        final PacketEvent event = ring.get(batchFirst + i);
+        event.reset(inPort);
+        return event;
+    }
+
+    public void publishBatch()
+    {
+        ring.publish(batchFirst, batchLast);
     }
 }

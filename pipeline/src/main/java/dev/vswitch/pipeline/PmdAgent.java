@@ -82,6 +82,10 @@ public final class PmdAgent implements Agent, DatapathBarrier
         }
         if (received > 0)
         {
+            for (int i = 0; i < count; i++)
+            {
+                ports[i].prepareTransmit(received);
+            }
             poller.poll(handler);
         }
         for (int i = 0; i < ports.length; i++)

@@ -26,6 +26,15 @@ public interface SwitchPort
      */
     boolean transmit(PacketEvent event);
 
+    /**
+     * A round has taken {@code frames} frames and is about to run them through the stages: a port may get ready for
+     * up to that many transmits (e.g. start pulling the destination buffers' cache lines). Must not change what
+     * the port delivers.
+     */
+    default void prepareTransmit(int frames)
+    {
+    }
+
     /** The pipeline is done with a frame this port received: give its buffers back to the source. */
     void complete(PacketEvent event);
 

@@ -29,6 +29,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private static final int RETRY_SPINS = 8;
     private static final Unsafe U = UnsafeAccess.UNSAFE;
     static final int MAX_MTU = 65535;
+    /** Most frames one receive call takes (the configured burst is at most 256). */
+    static final int MAX_BATCH = 256;
 
     private final int id;
     private final String name;
@@ -50,9 +52,12 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private final int[] dstLength = new int[MAX_RX_SEGMENTS];
     private final int[] bufferHead = new int[MAX_RX_BUFFERS];
     private final long[] bufferBytes = new long[MAX_RX_BUFFERS];
+    private final int[] batchHeads = new int[MAX_BATCH];
+    private final PacketEvent[] batchEvents = new PacketEvent[MAX_BATCH];
     private int cursorSegment;
     private int cursorOffset;
     private boolean starvedThisRound;
+    private int receivedThisRound;
     private final TcpSegmenter segmenter = new TcpSegmenter(256 + MAX_MTU);
     private final PacketEvent segmentEvent = new PacketEvent();
     private final SegmentSink segmentSink = new SegmentSink();
@@ -151,20 +156,33 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             return 0;
         }
-        final int n = Math.min(ring.available(), budget);
-        final int hdrLen = headerLength;
-        long bytes = 0;
-        int published = 0;
-        for (int i = 0; i < n; i++)
+        final int n = Math.min(Math.min(ring.available(), budget), MAX_BATCH);
+        final int[] heads = batchHeads;
+        int taken = 0;
+        while (taken < n)
         {
             final int head = ring.pop();
             if (head < 0)
             {
                 break;   // the guest wrote a head index outside the ring: ring is marked broken
             }
-            final PacketEvent e = publisher.claim(id);
-            e.completionToken = head;
-            final int segs = ring.walk(head, e.segAddress, e.segLength, 0, false);
+            heads[taken++] = head;
+        }
+        if (taken == 0)
+        {
+            return 0;
+        }
+        // The burst is taken in passes rather than frame by frame: each frame's descriptors and bytes were just
+        // written by the guest's core, so every first read of them is a miss to that core. Done back to back for
+        // the whole burst, those misses overlap; interleaved with each frame's own work, they would queue.
+        publisher.claimBatch(taken);
+        final PacketEvent[] events = batchEvents;
+        for (int i = 0; i < taken; i++)
+        {
+            final PacketEvent e = publisher.batchEvent(i, id);
+            events[i] = e;
+            e.completionToken = heads[i];
+            final int segs = ring.walk(heads[i], e.segAddress, e.segLength, 0, false);
             if (segs < 0)
             {
                 e.sourceDropReason = DropReason.BAD_CHAIN;
@@ -173,6 +191,19 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             {
                 e.segCount = segs;
                 e.frameLength = (int)ring.chainBytes();
+            }
+        }
+        final int hdrLen = headerLength;
+        if ((lookAhead & 1) != 0)
+        {
+            touchHeads(events, taken, hdrLen);
+        }
+        long bytes = 0;
+        for (int i = 0; i < taken; i++)
+        {
+            final PacketEvent e = events[i];
+            if (e.sourceDropReason == DropReason.NONE)
+            {
                 e.sourceDropReason = stripHeader(e, hdrLen);
             }
             if (e.sourceDropReason != DropReason.NONE)
@@ -187,15 +218,48 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
                     counters.increment(PortCounters.RX_GSO);
                 }
             }
-            publisher.publish();
-            published++;
+            events[i] = null;
         }
-        if (published > 0)
+        publisher.publishBatch();
+        receivedThisRound += taken;
+        counters.add(PortCounters.RX_PACKETS, taken);
+        counters.add(PortCounters.RX_BYTES, bytes);
+        return taken;
+    }
+
+    /**
+     * EXPERIMENT, removed in the next commit: which look-ahead passes run (bit 0: touchHeads, bit 1: RX
+     * claimLinesAhead), flipped at run time by Main's -Dvswitch.ab.ms toggle for in-process A/B measurements.
+     */
+    public static volatile int lookAhead = 3;
+    private long touchSink;
+
+    /**
+     * Reads one byte of every cache line of each frame's first segment that the header strip and classify will
+     * read (the virtio_net_hdr and the frame's first {@link PacketEvent#HEADER_BYTES}). Plain loads with no use but
+     * a sum: the core issues them back to back, so the lines arrive together instead of one per frame.
+     */
+    private void touchHeads(final PacketEvent[] events, final int count, final int hdrLen)
+    {
+        long sum = 0;
+        for (int i = 0; i < count; i++)
         {
-            counters.add(PortCounters.RX_PACKETS, published);
-            counters.add(PortCounters.RX_BYTES, bytes);
+            final PacketEvent e = events[i];
+            if (e.sourceDropReason == DropReason.NONE && e.segCount > 0)
+            {
+                final long address = e.segAddress[0];
+                final int limit = Math.min(e.segLength[0], hdrLen + PacketEvent.HEADER_BYTES);
+                for (int offset = 0; offset < limit; offset += 64)
+                {
+                    sum += U.getByte(address + offset);
+                }
+                if (limit > 0)
+                {
+                    sum += U.getByte(address + limit - 1);
+                }
+            }
         }
-        return published;
+        touchSink = sum;
     }
 
     /**
@@ -279,6 +343,17 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     }
 
     // ------------------------------------------------------------------ switch -> guest RX
+
+    @Override
+    public void prepareTransmit(final int frames)
+    {
+        final SplitVirtqueue ring = rxRing;
+        if (ring != null && (lookAhead & 2) != 0)
+        {
+            // No frame comes back to the port it came from, so this port's own frames of the round are not coming.
+            ring.claimLinesAhead(Math.min(frames - receivedThisRound, MAX_BATCH));
+        }
+    }
 
     /**
      * Delivers a frame into the guest's RX ring. Offloads the source used travel with the frame when this guest
@@ -556,6 +631,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     public void flush()
     {
         starvedThisRound = false;
+        receivedThisRound = 0;
         final SplitVirtqueue tx = txRing;
         if (tx != null && tx.pendingUsed() > 0)
         {

@@ -87,6 +87,12 @@ public final class MirroredPort implements SwitchPort
     }
 
     @Override
+    public void prepareTransmit(final int frames)
+    {
+        port.prepareTransmit(frames);
+    }
+
+    @Override
     public int receive(final PacketPublisher publisher, final int budget)
     {
         return port.receive(publisher, budget);
