@@ -81,38 +81,6 @@ public final class Main
             return;
         }
 
-        final String ab = System.getProperty("vswitch.ab.ms");
-        if (ab != null)
-        {
-            // EXPERIMENT, removed in the next commit: alternates variant 1 (every look-ahead pass) and variant 0
-            // (the passes in -Dvswitch.ab.off, a bit mask, turned off) every ms, printing each phase's rate.
-            final long ms = Long.parseLong(ab);
-            final int off = Integer.getInteger("vswitch.ab.off", 3);
-            final Thread t = new Thread(() ->
-            {
-                try
-                {
-                    int variant = 0;
-                    while (true)
-                    {
-                        dev.vswitch.vhost.VhostUserPort.lookAhead = (variant & 1) != 0 ? 3 : 3 & ~off;
-                        final long before = totalTx(sw);
-                        final long t0 = System.nanoTime();
-                        Thread.sleep(ms);
-                        final long frames = totalTx(sw) - before;
-                        final long t1 = System.nanoTime();
-                        System.out.println("AB variant=" + (variant & 1) + " mpps=" + (frames * 1e3 / (t1 - t0)));
-                        variant++;
-                    }
-                }
-                catch (final InterruptedException ignored)
-                {
-                }
-            }, "ab");
-            t.setDaemon(true);
-            t.start();
-        }
-
         // SIGTERM/SIGINT end the wait below so the switch closes on the main thread and exits 0; the shutdown
         // hook only covers other ways out (System.exit elsewhere, SIGHUP).
         final CountDownLatch signalled = new CountDownLatch(1);
@@ -134,15 +102,5 @@ public final class Main
         }
         sw.close();
         System.exit(0);
-    }
-
-    private static long totalTx(final VSwitch sw)
-    {
-        long sum = 0;
-        for (final String name : new String[] {"vm1", "vm2"})
-        {
-            sum += sw.counters(name).get(dev.vswitch.pipeline.PortCounters.TX_PACKETS);
-        }
-        return sum;
     }
 }

@@ -194,10 +194,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             }
         }
         final int hdrLen = headerLength;
-        if ((lookAhead & 1) != 0)
-        {
-            touchHeads(events, taken, hdrLen);
-        }
+        touchHeads(events, taken, hdrLen);
         long bytes = 0;
         for (int i = 0; i < taken; i++)
         {
@@ -227,11 +224,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         return taken;
     }
 
-    /**
-     * EXPERIMENT, removed in the next commit: which look-ahead passes run (bit 0: touchHeads, bit 1: RX
-     * claimLinesAhead), flipped at run time by Main's -Dvswitch.ab.ms toggle for in-process A/B measurements.
-     */
-    public static volatile int lookAhead = 3;
+    /** Where touchHeads leaves its sum, so the JIT cannot drop the loads as unused. */
     private long touchSink;
 
     /**
@@ -348,7 +341,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     public void prepareTransmit(final int frames)
     {
         final SplitVirtqueue ring = rxRing;
-        if (ring != null && (lookAhead & 2) != 0)
+        if (ring != null)
         {
             // No frame comes back to the port it came from, so this port's own frames of the round are not coming.
             ring.claimLinesAhead(Math.min(frames - receivedThisRound, MAX_BATCH));
