@@ -211,6 +211,7 @@ public final class VhostUserDevice implements AutoCloseable
         if (has(f, VirtioNet.F_GUEST_TSO4)) sb.append("GUEST_TSO4 ");
         if (has(f, VirtioNet.F_GUEST_TSO6)) sb.append("GUEST_TSO6 ");
         if (has(f, VirtioNet.F_MTU)) sb.append("MTU ");
+        if (has(f, VirtioNet.F_IN_ORDER)) sb.append("IN_ORDER ");
         return sb.toString().trim();
     }
 

@@ -76,9 +76,20 @@ public final class Testpmd implements AutoCloseable
     public static Testpmd start(final List<Port> ports, final String forwardMode, final String extraTestpmdArgs)
         throws IOException
     {
+        return start(ports, forwardMode, "", extraTestpmdArgs);
+    }
+
+    /** As {@link #start(List, String, String)}, with extra EAL arguments (before the "--"), e.g. log levels. */
+    public static Testpmd start(final List<Port> ports, final String forwardMode, final String extraEalArgs,
+        final String extraTestpmdArgs) throws IOException
+    {
         final List<String> cmd = new ArrayList<>(List.of("stdbuf", "-oL", "dpdk-testpmd", "--lcores", "0@1,1@0", "--no-pci",
             "--no-huge", "-m", "1024", "--file-prefix", "vsw" + ProcessHandle.current().pid() + "-" +
             PREFIX.incrementAndGet(), "--log-level", "lib.eal:error"));
+        if (!extraEalArgs.isBlank())
+        {
+            cmd.addAll(List.of(extraEalArgs.trim().split("\\s+")));
+        }
         for (int i = 0; i < ports.size(); i++)
         {
             final Port p = ports.get(i);
