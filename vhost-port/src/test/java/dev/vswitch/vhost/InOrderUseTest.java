@@ -3,7 +3,7 @@ package dev.vswitch.vhost;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.vhost.testing.PortGuest;
 import dev.vswitch.vhost.testing.TestPublisher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -23,34 +23,16 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class InOrderUseTest
 {
-    private static final int RING = 16;
-    private static final int HDR = VirtioNet.HDR_LEN_MRG;
+    private static final int RING = PortGuest.RING;
 
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final TestPublisher pub = new TestPublisher(64);
 
-    private final class Guest
+    private PortGuest guest(final int id)
     {
-        final GuestMemory mem;
-        final GuestMemoryTable table;
-        final VhostUserPort port;
-        final DriverRing rx;
-        final DriverRing tx;
-        final SplitVirtqueue rxQ;
-
-        Guest(final int id, final boolean mergeable)
-        {
-            mem = GuestMemory.create("vm" + id, 4 << 20, GuestMemory.DEFAULT_GPA, GuestMemory.DEFAULT_UVA);
-            table = mem.mapTable();
-            closeables.add(mem);
-            closeables.add(table);
-            port = new VhostUserPort(id, "vm" + id, 1);
-            rx = DriverRing.allocate(mem, RING);
-            tx = DriverRing.allocate(mem, RING);
-            rxQ = rx.deviceQueue(table, false, -1);
-            port.publishRing(0, rxQ, HDR, mergeable);
-            port.publishRing(1, tx.deviceQueue(table, false, -1), HDR, mergeable);
-        }
+        final PortGuest g = new PortGuest(id, true, VirtioNet.HDR_LEN_MRG, 1, 0, -1);
+        closeables.add(g);
+        return g;
     }
 
     @AfterEach
@@ -82,7 +64,7 @@ class InOrderUseTest
     @Test
     void txChainsAreUsedInAvailOrderWithSourceDropsAmongThem()
     {
-        final Guest a = new Guest(1, true);
+        final PortGuest a = guest(1);
         final List<Integer> availOrder = new ArrayList<>();
         availOrder.add(a.tx.addTx(frame(60, 1)));
         final int offMemory = a.tx.allocDesc();   // runs off the end of guest memory: BAD_CHAIN
@@ -118,8 +100,8 @@ class InOrderUseTest
     @Test
     void rxBuffersAreUsedInAvailOrderAcrossDropsAndRewinds()
     {
-        final Guest src = new Guest(1, true);
-        final Guest dst = new Guest(2, true);
+        final PortGuest src = guest(1);
+        final PortGuest dst = guest(2);
         final List<Integer> availOrder = new ArrayList<>();
         for (final int head : dst.rx.addRxBuffers(2, 1024))
         {
@@ -164,7 +146,7 @@ class InOrderUseTest
     @Test
     void earlyStoresWriteZeroAtTheStartAnd64BytesIntoTheNextBuffersOnly()
     {
-        final Guest g = new Guest(1, true);
+        final PortGuest g = guest(1);
         final int[] heads = g.rx.addRxBuffers(3, 2048);
         final int before = g.rxQ.lastAvailIndex();
 
@@ -189,7 +171,7 @@ class InOrderUseTest
     @Test
     void earlyStoresSkipEveryDescriptorTheyMayNotWrite()
     {
-        final Guest g = new Guest(1, true);
+        final PortGuest g = guest(1);
         final DriverRing rx = g.rx;
         final long tail = g.mem.gpa() + g.mem.size() - 32;   // 32 bytes before the end of guest memory
         g.mem.fill(tail, 32, DriverRing.POISON);

@@ -7,6 +7,7 @@ import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.vhost.testing.DriverRing;
 import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.vhost.testing.PortGuest;
 import dev.vswitch.vhost.testing.TestPublisher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -26,59 +27,13 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class VhostUserPortTest
 {
-    private static final int RING = 16;
+    private static final int RING = PortGuest.RING;
     private static final int HDR = VirtioNet.HDR_LEN_MRG;
-
-    /** One guest: its memory, its port on the switch, and the driver side of its RX (queue 0) and TX (queue 1). */
-    private static final class Guest implements AutoCloseable
-    {
-        final GuestMemory mem;
-        final GuestMemoryTable table;
-        final VhostUserPort port;
-        final DriverRing rx;
-        final DriverRing tx;
-        final SplitVirtqueue rxQ;
-        final SplitVirtqueue txQ;
-
-        Guest(final int id, final boolean mergeable, final int hdrLen, final int rxRetries, final int base,
-            final int callFd)
-        {
-            mem = GuestMemory.create("vm" + id, 4 << 20, GuestMemory.DEFAULT_GPA, GuestMemory.DEFAULT_UVA);
-            table = mem.mapTable();   // a second mapping, translated through uva like SET_VRING_ADDR
-            port = new VhostUserPort(id, "vm" + id, rxRetries);
-            rx = DriverRing.allocate(mem, RING, base);
-            tx = DriverRing.allocate(mem, RING, base);
-            rxQ = rx.deviceQueue(table, false, callFd);
-            txQ = tx.deviceQueue(table, false, -1);
-            assertFalse(port.isUp());
-            port.publishRing(0, rxQ, hdrLen, mergeable);
-            port.publishRing(1, txQ, hdrLen, mergeable);
-            assertTrue(port.isUp());
-            assertTrue(port.isReceiving());
-        }
-
-        Guest(final int id, final boolean mergeable)
-        {
-            this(id, mergeable, HDR, 2, 0, -1);
-        }
-
-        PortCounters counters()
-        {
-            return port.counters();
-        }
-
-        @Override
-        public void close()
-        {
-            table.close();
-            mem.close();
-        }
-    }
 
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final TestPublisher pub = new TestPublisher(64);
 
-    private Guest guest(final Guest g)
+    private PortGuest guest(final PortGuest g)
     {
         closeables.add(g);
         return g;
@@ -130,7 +85,7 @@ class VhostUserPortTest
     }
 
     /** Sends one frame from {@code src}'s guest and returns its event. */
-    private PacketEvent receiveOne(final Guest src)
+    private PacketEvent receiveOne(final PortGuest src)
     {
         assertEquals(1, src.port.receive(pub.publisher(), pub.remaining()));
         final List<PacketEvent> events = pub.take();
@@ -143,8 +98,8 @@ class VhostUserPortTest
     @Test
     void framesTravelFromOneGuestToAnotherWithTheHeaderStripped()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false));
         b.rx.addRxBuffers(8, 2048);
 
         final byte[][] payloads = new byte[6][];
@@ -236,8 +191,8 @@ class VhostUserPortTest
     @Test
     void mergeableFrameSpreadsOverThreeBuffers()
     {
-        final Guest a = guest(new Guest(1, true));
-        final Guest b = guest(new Guest(2, true));
+        final PortGuest a = guest(new PortGuest(1, true));
+        final PortGuest b = guest(new PortGuest(2, true));
         final int[] rxHeads = b.rx.addRxBuffers(4, 1500);
         final byte[] data = payload(4000, 7);
         a.tx.addTx(DriverRing.netHeader(), data, false, HDR, 1000, 3000);
@@ -262,8 +217,8 @@ class VhostUserPortTest
     @Test
     void mergeableFrameThatFitsOneBufferSaysOneBuffer()
     {
-        final Guest a = guest(new Guest(1, true));
-        final Guest b = guest(new Guest(2, true));
+        final PortGuest a = guest(new PortGuest(1, true));
+        final PortGuest b = guest(new PortGuest(2, true));
         b.rx.addRxBuffers(2, 1500);
         final byte[] data = payload(1500 - HDR, 3);   // header + frame fill one buffer exactly
         a.tx.addTx(data);
@@ -278,8 +233,8 @@ class VhostUserPortTest
     @Test
     void frameSplitAcrossAMultiDescriptorRxChain()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false));
         b.rx.addRx(10, 100, 2000);        // header straddles the first two descriptors
         final byte[] data = payload(1000, 4);
         a.tx.addTx(data);
@@ -293,8 +248,8 @@ class VhostUserPortTest
     @Test
     void frameTooBigForTheOneChainIsDroppedAndTheRingRewound()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false));
         final int[] rxHeads = b.rx.addRxBuffers(2, 1500);
         a.tx.addTx(payload(2000, 1));
         final PacketEvent big = receiveOne(a);
@@ -332,8 +287,8 @@ class VhostUserPortTest
     @Test
     void frameTooBigWithASingleRxBufferIsTooBigNotRingFull()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false));
         b.rx.addRxBuffers(1, 1500);
         a.tx.addTx(payload(2000, 1));
         assertFalse(b.port.transmit(receiveOne(a)));
@@ -348,8 +303,8 @@ class VhostUserPortTest
     @Test
     void emptyRxRingDropsRingFullAfterBoundedRetries()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false, HDR, 3, 0, -1));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false, HDR, 3, 0, -1));
         a.tx.addTx(payload(100, 1));
         final PacketEvent e = receiveOne(a);
         assertFalse(b.port.transmit(e));
@@ -369,8 +324,8 @@ class VhostUserPortTest
     @Test
     void emptyRxRingCostsOneRetrySequencePerRoundNotOnePerFrame()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false, HDR, 3, 0, -1));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false, HDR, 3, 0, -1));
         for (int i = 0; i < 8; i++)
         {
             a.tx.addTx(payload(100, i));
@@ -392,8 +347,8 @@ class VhostUserPortTest
     @Test
     void mergeableFrameWithTooFewBuffersIsRingFullAndNothingConsumed()
     {
-        final Guest a = guest(new Guest(1, true));
-        final Guest b = guest(new Guest(2, true));
+        final PortGuest a = guest(new PortGuest(1, true));
+        final PortGuest b = guest(new PortGuest(2, true));
         final int[] rxHeads = b.rx.addRxBuffers(2, 1500);   // 3000 bytes for 4012 needed
         a.tx.addTx(DriverRing.netHeader(), payload(4000, 1), false, HDR, 4000);
         final PacketEvent e = receiveOne(a);
@@ -416,8 +371,8 @@ class VhostUserPortTest
     @Test
     void portWithoutRxRingDropsPortDown()
     {
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false));
         b.port.publishRing(0, null, HDR, false);
         assertFalse(b.port.isUp());
         a.tx.addTx(payload(100, 1));
@@ -432,7 +387,7 @@ class VhostUserPortTest
 
     // ------------------------------------------------------------------ source-side drops
 
-    private void assertCompletedAtFlush(final Guest g, final PacketEvent e, final int head)
+    private void assertCompletedAtFlush(final PortGuest g, final PacketEvent e, final int head)
     {
         g.port.complete(e);
         g.port.flush();
@@ -444,7 +399,7 @@ class VhostUserPortTest
     @Test
     void chainShorterThanTheHeaderIsBadChainAndStillCompleted()
     {
-        final Guest a = guest(new Guest(1, false));
+        final PortGuest a = guest(new PortGuest(1, false));
         final long buf = a.tx.allocBuffer(64);
         final int d = a.tx.allocDesc();
         a.tx.writeDesc(d, buf, 8, 0, 0);
@@ -468,7 +423,7 @@ class VhostUserPortTest
     @Test
     void unwalkableChainIsBadChainAndStillCompleted()
     {
-        final Guest a = guest(new Guest(1, false));
+        final PortGuest a = guest(new PortGuest(1, false));
         final int d = a.tx.allocDesc();
         a.tx.writeDesc(d, a.mem.gpa() + a.mem.size() - 4, 64, 0, 0);   // runs off the end of guest memory
         a.tx.publishAvail(d);
@@ -489,7 +444,7 @@ class VhostUserPortTest
     @Test
     void runtFramesAreDropped()
     {
-        final Guest a = guest(new Guest(1, false));
+        final PortGuest a = guest(new PortGuest(1, false));
         a.tx.addTx(new byte[0]);     // header only
         a.tx.addTx(new byte[13]);    // one byte short of an Ethernet header
         a.tx.addTx(new byte[14]);    // just enough
@@ -505,7 +460,7 @@ class VhostUserPortTest
     @Test
     void offloadRequestsInTheHeaderAreBadHeader()
     {
-        final Guest a = guest(new Guest(1, false));
+        final PortGuest a = guest(new PortGuest(1, false));
         final byte[] data = payload(200, 1);
         final int gso = a.tx.addTx(DriverRing.netHeader(0, 1 /* TCPV4 */, 54, 1448, 0, 0, 0), data, false);
         final int csum = a.tx.addTx(DriverRing.netHeader(VirtioNet.HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16, 0), data,
@@ -535,7 +490,7 @@ class VhostUserPortTest
     @Test
     void badHeadIndexStopsTheRoundAndBreaksTheRing()
     {
-        final Guest a = guest(new Guest(1, false));
+        final PortGuest a = guest(new PortGuest(1, false));
         a.tx.addTx(payload(100, 1));
         a.tx.publishAvail(RING + 3);   // head outside the ring
         a.tx.addTx(payload(100, 2));
@@ -549,7 +504,7 @@ class VhostUserPortTest
     @Test
     void receiveRespectsTheBudget()
     {
-        final Guest a = guest(new Guest(1, false));
+        final PortGuest a = guest(new PortGuest(1, false));
         for (int i = 0; i < 10; i++)
         {
             a.tx.addTx(payload(64, i));
@@ -571,8 +526,8 @@ class VhostUserPortTest
     @Test
     void manyFramesAcrossTheIndexWrapWithMergeableBuffers()
     {
-        final Guest a = guest(new Guest(1, true, HDR, 2, 65530, -1));
-        final Guest b = guest(new Guest(2, true, HDR, 2, 65533, -1));
+        final PortGuest a = guest(new PortGuest(1, true, HDR, 2, 65530, -1));
+        final PortGuest b = guest(new PortGuest(2, true, HDR, 2, 65533, -1));
         final ByteArrayOutputStream received = new ByteArrayOutputStream();
         final ByteArrayOutputStream sent = new ByteArrayOutputStream();
         int frames = 0;
@@ -623,8 +578,8 @@ class VhostUserPortTest
     @Test
     void legacyTenByteHeader()
     {
-        final Guest a = guest(new Guest(1, false, VirtioNet.HDR_LEN_LEGACY, 2, 0, -1));
-        final Guest b = guest(new Guest(2, false, VirtioNet.HDR_LEN_LEGACY, 2, 0, -1));
+        final PortGuest a = guest(new PortGuest(1, false, VirtioNet.HDR_LEN_LEGACY, 2, 0, -1));
+        final PortGuest b = guest(new PortGuest(2, false, VirtioNet.HDR_LEN_LEGACY, 2, 0, -1));
         b.rx.addRxBuffers(1, 2048);
         final byte[] data = payload(300, 5);
         a.tx.addTx(new byte[VirtioNet.HDR_LEN_LEGACY], data, false, 10, 300);
@@ -643,8 +598,8 @@ class VhostUserPortTest
     {
         final int call = EventFd.create();
         closeables.add(() -> Fds.close(call));
-        final Guest a = guest(new Guest(1, false));
-        final Guest b = guest(new Guest(2, false, HDR, 2, 0, call));
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false, HDR, 2, 0, call));
         b.rx.addRxBuffers(4, 2048);
         a.tx.addTx(payload(100, 1));
         a.tx.addTx(payload(100, 2));
