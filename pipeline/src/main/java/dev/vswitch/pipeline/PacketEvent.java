@@ -1,6 +1,7 @@
 package dev.vswitch.pipeline;
 
 import org.agrona.BufferUtil;
+import org.agrona.UnsafeAccess;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -11,6 +12,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class PacketEvent
 {
+    private static final sun.misc.Unsafe UNSAFE = UnsafeAccess.UNSAFE;
     /** Longest scatter list a source may describe; longer chains are dropped at the source. */
     public static final int MAX_SEGMENTS = 64;
     /** Bytes of the frame's head copied out for parsing (covers Ethernet + 2 VLAN tags + IPv6 + L4 ports). */
@@ -93,6 +95,24 @@ public final class PacketEvent
         packetFlags = 0;
         outPort = OUT_UNDECIDED;
         dropReason = 0;
+    }
+
+    /**
+     * Copies the frame's first bytes, at most {@code max}, out of the scatter list to {@code dst} (a guest may split
+     * even the Ethernet header across descriptors). Plain loop, no allocation.
+     *
+     * @return bytes copied: min(max, bytes the scatter list describes).
+     */
+    public int copyPrefix(final long dst, final int max)
+    {
+        int copied = 0;
+        for (int i = 0; i < segCount && copied < max; i++)
+        {
+            final int n = Math.min(segLength[i], max - copied);
+            UNSAFE.copyMemory(segAddress[i], dst + copied, n);
+            copied += n;
+        }
+        return copied;
     }
 
     /** Appends a segment; returns false when the scatter list is full. */

@@ -2,9 +2,7 @@ package dev.vswitch.pipeline.mirror;
 
 import dev.vswitch.pipeline.PacketEvent;
 import org.agrona.DirectBuffer;
-import org.agrona.UnsafeAccess;
 import org.agrona.concurrent.AtomicBuffer;
-import sun.misc.Unsafe;
 
 import java.nio.ByteOrder;
 
@@ -38,8 +36,6 @@ public final class MirrorRecord
     public static final int CSUM_OFFSET_OFFSET = 22;
     public static final int HEADER_LENGTH = 24;
 
-    private static final Unsafe U = UnsafeAccess.UNSAFE;
-
     private MirrorRecord()
     {
     }
@@ -59,15 +55,7 @@ public final class MirrorRecord
         buffer.putShort(index + GSO_SIZE_OFFSET, (short)e.gsoSize, ByteOrder.LITTLE_ENDIAN);
         buffer.putShort(index + CSUM_START_OFFSET, (short)e.csumStart, ByteOrder.LITTLE_ENDIAN);
         buffer.putShort(index + CSUM_OFFSET_OFFSET, (short)e.csumOffset, ByteOrder.LITTLE_ENDIAN);
-        long to = buffer.addressOffset() + index + HEADER_LENGTH;
-        int left = captured;
-        for (int i = 0; i < e.segCount && left > 0; i++)
-        {
-            final int n = Math.min(left, e.segLength[i]);
-            U.copyMemory(e.segAddress[i], to, n);
-            to += n;
-            left -= n;
-        }
+        e.copyPrefix(buffer.addressOffset() + index + HEADER_LENGTH, captured);
     }
 
     public static long timestampNanos(final DirectBuffer buffer, final int index)

@@ -3,7 +3,6 @@ package dev.vswitch.pipeline.stages;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
-import org.agrona.UnsafeAccess;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
@@ -113,15 +112,7 @@ public final class ClassifyStage implements Stage
     /** Copies the first bytes of the frame into the event's head buffer; plain loop, no allocation. */
     static int gatherHead(final PacketEvent e)
     {
-        final long dst = e.head.addressOffset();
-        final int want = Math.min(e.frameLength, PacketEvent.HEADER_BYTES);
-        int copied = 0;
-        for (int i = 0; i < e.segCount && copied < want; i++)
-        {
-            final int n = Math.min(e.segLength[i], want - copied);
-            UnsafeAccess.UNSAFE.copyMemory(e.segAddress[i], dst + copied, n);
-            copied += n;
-        }
+        final int copied = e.copyPrefix(e.head.addressOffset(), Math.min(e.frameLength, PacketEvent.HEADER_BYTES));
         e.headLength = copied;
         return copied;
     }

@@ -186,13 +186,7 @@ public final class VlanTagEditor
 
     private void copyMacs(final PacketEvent e)
     {
-        int copied = 0;
-        for (int i = 0; i < e.segCount && copied < MAC_BYTES; i++)
-        {
-            final int n = Math.min(e.segLength[i], MAC_BYTES - copied);
-            U.copyMemory(e.segAddress[i], scratch + copied, n);
-            copied += n;
-        }
+        e.copyPrefix(scratch, MAC_BYTES);
     }
 
     private static void shiftOffsets(final PacketEvent e, final int delta)
