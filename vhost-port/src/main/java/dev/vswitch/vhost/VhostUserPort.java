@@ -215,7 +215,6 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
                     counters.increment(PortCounters.RX_GSO);
                 }
             }
-            events[i] = null;
         }
         publisher.publishBatch();
         receivedThisRound += taken;
