@@ -104,13 +104,19 @@ public final class ConfigLoader {
             throw root.error("the top level must be a mapping with keys " + String.join(", ", ROOT_KEYS)
                     + "; got " + NodeReader.describe(document));
         }
-        root.mapping().allowOnly(ROOT_KEYS);
-
+        root.mapping();
+        // Every section is read even when an earlier one failed, so one run reports all the file's errors.
+        ConfigErrors errors = new ConfigErrors();
+        errors.check(() -> root.allowOnly(ROOT_KEYS));
         List<MissingDir> missingDirs = new ArrayList<>();
-        List<PortConfig> ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null);
-        SwitchConfig config = new SwitchConfig(ports, datapath(root.get("datapath").optionalMapping()),
-                stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping(), ports),
-                pipeline(root.get("pipeline"), source), mirrors(root.get("mirror"), ports));
+        Ports ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null, errors);
+        DatapathConfig datapath = errors.take(() -> datapath(root.get("datapath").optionalMapping(), errors), null);
+        StatsConfig stats = errors.take(() -> stats(root.get("stats").optionalMapping()), null);
+        FdbConfig fdb = errors.take(() -> fdb(root.get("fdb").optionalMapping(), ports.names(), errors), null);
+        PipelineConfig pipeline = errors.take(() -> pipeline(root.get("pipeline"), source, errors), null);
+        List<MirrorConfig> mirrors = errors.take(() -> mirrors(root.get("mirror"), ports, errors), null);
+        errors.throwIfAny();
+        SwitchConfig config = new SwitchConfig(ports.parsed(), datapath, stats, fdb, pipeline, mirrors);
 
         for (MissingDir missing : missingDirs) {
             try {
@@ -145,68 +151,110 @@ public final class ConfigLoader {
 
     // ---- ports ----
 
-    private static List<PortConfig> ports(NodeReader field, List<MissingDir> missingDirs) throws ConfigException {
-        List<NodeReader> items = field.list();
-        if (items.isEmpty()) {
-            throw field.error("at least one port is required");
+    /**
+     * The ports that parsed, and the names of all ports whose name parsed (even if another of their fields did not):
+     * sections that refer to ports by name check against those, so one bad port does not add a "no port named"
+     * error to every reference to it.
+     */
+    private record Ports(List<PortConfig> parsed, List<String> names) {}
+
+    private static Ports ports(NodeReader field, List<MissingDir> missingDirs, ConfigErrors errors) {
+        List<NodeReader> items = errors.take(field::list, null);
+        if (items == null || items.isEmpty()) {
+            if (items != null) {
+                errors.check(() -> {
+                    throw field.error("at least one port is required");
+                });
+            }
+            return new Ports(List.of(), List.of());
         }
         Map<String, Integer> names = new HashMap<>();
         Map<String, Integer> ifnames = new HashMap<>();
         Map<Path, Integer> sockets = new HashMap<>();
         List<PortConfig> ports = new ArrayList<>();
+        List<String> portNames = new ArrayList<>();
         for (NodeReader item : items) {
-            PortConfig port = port(item.mapping(), missingDirs);
-            unique(names, port.name(), item.get("name"), "port name '" + port.name() + "'");
+            if (!errors.check(item::mapping)) {
+                continue;
+            }
+            PortConfig port = port(item, missingDirs, errors, portNames);
+            if (port == null) {
+                continue;
+            }
+            errors.check(() -> unique(names, port.name(), item.get("name"), "port name '" + port.name() + "'"));
             if (port.socket() != null) {
-                unique(sockets, port.socket().toAbsolutePath().normalize(), item.get("socket"),
-                        "socket " + port.socket());
+                errors.check(() -> unique(sockets, port.socket().toAbsolutePath().normalize(), item.get("socket"),
+                        "socket " + port.socket()));
             }
             if (port.ifname() != null) {
-                unique(ifnames, port.ifname(), item.get("ifname"), "ifname '" + port.ifname() + "'");
+                errors.check(() -> unique(ifnames, port.ifname(), item.get("ifname"),
+                        "ifname '" + port.ifname() + "'"));
             }
             ports.add(port);
         }
-        return ports;
+        return new Ports(ports, portNames);
     }
 
-    private static PortConfig port(NodeReader port, List<MissingDir> missingDirs) throws ConfigException {
-        port.allowOnly(PORT_KEYS);
+    /** One port, each field checked on its own; null if any of them failed (the errors are in {@code errors}). */
+    private static PortConfig port(NodeReader port, List<MissingDir> missingDirs, ConfigErrors errors,
+            List<String> portNames) {
+        int before = errors.count();
+        errors.check(() -> port.allowOnly(PORT_KEYS));
         NodeReader nameField = port.get("name");
-        String name = nameField.string();
-        if (!PORT_NAME.matcher(name).matches()) {
-            throw nameField.error("must be 1-32 characters of A-Z a-z 0-9 _ . -, got '" + name + "'");
+        String name = errors.take(() -> {
+            String value = nameField.string();
+            if (!PORT_NAME.matcher(value).matches()) {
+                throw nameField.error("must be 1-32 characters of A-Z a-z 0-9 _ . -, got '" + value + "'");
+            }
+            return value;
+        }, null);
+        if (name != null) {
+            portNames.add(name);
         }
-        PortType type = port.get("type").choice(PortType.class);
-        PortType otherType = type == PortType.VHOST_USER ? PortType.TAP : PortType.VHOST_USER;
-        List<String> otherKeys = type == PortType.VHOST_USER ? TAP_KEYS : VHOST_USER_KEYS;
-        for (String key : port.keys()) {
-            if (otherKeys.contains(key)) {
-                throw port.keyError(key, "not allowed on a " + NodeReader.yamlName(type) + " port (only for "
-                        + NodeReader.yamlName(otherType) + " ports)");
+        PortType type = errors.take(() -> port.get("type").choice(PortType.class), null);
+        if (type != null) {
+            PortType otherType = type == PortType.VHOST_USER ? PortType.TAP : PortType.VHOST_USER;
+            List<String> otherKeys = type == PortType.VHOST_USER ? TAP_KEYS : VHOST_USER_KEYS;
+            for (String key : port.keys()) {
+                if (otherKeys.contains(key)) {
+                    errors.check(() -> {
+                        throw port.keyError(key, "not allowed on a " + NodeReader.yamlName(type)
+                                + " port (only for " + NodeReader.yamlName(otherType) + " ports)");
+                    });
+                }
             }
         }
-        int mtu = port.get("mtu").integer(68, 65535, PortConfig.DEFAULT_MTU);
+        int mtu = errors.take(() -> port.get("mtu").integer(68, 65535, PortConfig.DEFAULT_MTU), 0);
         if (port.get("vlan").isPresent() && port.get("trunk").isPresent()) {
-            throw port.keyError("trunk", "a port is either an access port (vlan) or a trunk (trunk), not both");
+            errors.check(() -> {
+                throw port.keyError("trunk", "a port is either an access port (vlan) or a trunk (trunk), not both");
+            });
         }
-        int vlan = port.get("vlan").integer(MIN_VLAN, MAX_VLAN, PortConfig.NO_VLAN);
-        List<Integer> trunk = trunk(port.get("trunk"));
+        int vlan = errors.take(() -> port.get("vlan").integer(MIN_VLAN, MAX_VLAN, PortConfig.NO_VLAN), 0);
+        List<Integer> trunk = errors.take(() -> trunk(port.get("trunk")), List.of());
 
         if (type == PortType.TAP) {
-            String ifname = ifname(port.get("ifname"));
-            String mac = port.get("mac").isPresent() ? mac(port.get("mac")) : null;
-            boolean up = port.get("up").bool(true);
-            return new PortConfig(name, type, null, null, PortConfig.DEFAULT_RECONNECT_MILLIS, ifname, mtu, mac, up,
-                    vlan, trunk);
+            String ifname = errors.take(() -> ifname(port.get("ifname")), null);
+            String mac = errors.take(() -> port.get("mac").isPresent() ? mac(port.get("mac")) : null, null);
+            boolean up = errors.take(() -> port.get("up").bool(true), true);
+            return errors.count() != before ? null : new PortConfig(name, type, null, null,
+                    PortConfig.DEFAULT_RECONNECT_MILLIS, ifname, mtu, mac, up, vlan, trunk);
         }
-        Path socket = socket(port.get("socket"), missingDirs);
-        SocketMode mode = port.get("mode").choice(SocketMode.class, SocketMode.SERVER);
+        if (type == null) {
+            return null;
+        }
+        Path socket = errors.take(() -> socket(port.get("socket"), missingDirs), null);
+        SocketMode mode = errors.take(() -> port.get("mode").choice(SocketMode.class, SocketMode.SERVER), null);
         NodeReader reconnect = port.get("reconnect-ms");
-        if (reconnect.isPresent() && mode != SocketMode.CLIENT) {
-            throw port.keyError("reconnect-ms", "only applies to mode: client");
+        if (reconnect.isPresent() && mode != null && mode != SocketMode.CLIENT) {
+            errors.check(() -> {
+                throw port.keyError("reconnect-ms", "only applies to mode: client");
+            });
         }
-        int reconnectMillis = reconnect.integer(10, 60_000, PortConfig.DEFAULT_RECONNECT_MILLIS);
-        return new PortConfig(name, type, socket, mode, reconnectMillis, null, mtu, null, true, vlan, trunk);
+        int reconnectMillis = errors.take(
+                () -> reconnect.integer(10, 60_000, PortConfig.DEFAULT_RECONNECT_MILLIS), 0);
+        return errors.count() != before ? null
+                : new PortConfig(name, type, socket, mode, reconnectMillis, null, mtu, null, true, vlan, trunk);
     }
 
     /** {@code trunk: [10, 20]}: unique VLAN ids, at least one; absent = not a trunk. Returned sorted. */
@@ -268,19 +316,27 @@ public final class ConfigLoader {
 
     // ---- other sections ----
 
-    private static DatapathConfig datapath(NodeReader datapath) throws ConfigException {
-        datapath.allowOnly(DATAPATH_KEYS);
-        int[] cpus = cpus(datapath.get("cpus"));
-        int burst = datapath.get("burst").integer(1, 256, DatapathConfig.DEFAULT_BURST);
+    private static DatapathConfig datapath(NodeReader datapath, ConfigErrors errors) throws ConfigException {
+        int before = errors.count();
+        errors.check(() -> datapath.allowOnly(DATAPATH_KEYS));
+        int[] cpus = errors.take(() -> cpus(datapath.get("cpus")), null);
+        int burst = errors.take(() -> datapath.get("burst").integer(1, 256, DatapathConfig.DEFAULT_BURST), 0);
         NodeReader ringField = datapath.get("ring-size");
-        int ringSize = ringField.integer(64, 65536, DatapathConfig.DEFAULT_RING_SIZE);
-        if (Integer.bitCount(ringSize) != 1) {
-            throw ringField.error("must be a power of two, got " + ringSize);
-        }
-        IdleMode idle = datapath.get("idle").choice(IdleMode.class, DatapathConfig.DEFAULT_IDLE);
-        int maxPark = datapath.get("max-park-us").integer(1, 100_000, DatapathConfig.DEFAULT_MAX_PARK_MICROS);
-        int rxRetries = datapath.get("rx-retries").integer(0, 64, DatapathConfig.DEFAULT_RX_RETRIES);
-        return new DatapathConfig(cpus, burst, ringSize, idle, maxPark, rxRetries);
+        int ringSize = errors.take(() -> {
+            int value = ringField.integer(64, 65536, DatapathConfig.DEFAULT_RING_SIZE);
+            if (Integer.bitCount(value) != 1) {
+                throw ringField.error("must be a power of two, got " + value);
+            }
+            return value;
+        }, 0);
+        IdleMode idle = errors.take(() -> datapath.get("idle").choice(IdleMode.class, DatapathConfig.DEFAULT_IDLE),
+                null);
+        int maxPark = errors.take(
+                () -> datapath.get("max-park-us").integer(1, 100_000, DatapathConfig.DEFAULT_MAX_PARK_MICROS), 0);
+        int rxRetries = errors.take(
+                () -> datapath.get("rx-retries").integer(0, 64, DatapathConfig.DEFAULT_RX_RETRIES), 0);
+        return errors.count() != before ? null
+                : new DatapathConfig(cpus, burst, ringSize, idle, maxPark, rxRetries);
     }
 
     /**
@@ -288,7 +344,8 @@ public final class ConfigLoader {
      * settings ({@code - acl: {rules: ...}}). Names are checked against the stage factories on the classpath here;
      * settings are checked when the switch creates the stages (their errors still name the line).
      */
-    private static PipelineConfig pipeline(NodeReader field, String source) throws ConfigException {
+    private static PipelineConfig pipeline(NodeReader field, String source, ConfigErrors errors)
+            throws ConfigException {
         StageRegistry registry;
         try {
             registry = StageRegistry.load();
@@ -304,32 +361,18 @@ public final class ConfigLoader {
         if (items.isEmpty()) {
             throw stagesField.error("at least 'classify' and 'forward' are required");
         }
+        int before = errors.count();
         List<PipelineConfig.Stage> stages = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             NodeReader item = items.get(i);
-            String name;
-            NodeReader settings;
-            if (item.isMappingNode()) {
-                item.mapping();
-                if (item.keys().size() != 1) {
-                    throw item.error("a stage is a name (- classify) or a mapping of one name to its settings "
-                            + "(- acl: {rules: [...]}); got " + item.keys().size() + " keys");
-                }
-                name = item.keys().iterator().next();
-                settings = item.get(name);
-            } else {
-                name = item.string();
-                settings = item.absent(name);
+            boolean last = i == items.size() - 1;
+            PipelineConfig.Stage stage = errors.take(() -> stage(item, registry, last), null);
+            if (stage != null) {
+                stages.add(stage);
             }
-            StageFactory factory = registry.find(name);
-            if (factory == null) {
-                throw item.error("unknown stage '" + name + "'; available: " + registry.names()
-                        + " (a user stage's jar must be on the classpath, see VSWITCH_CLASSPATH)");
-            }
-            if (name.equals("forward") && i != items.size() - 1) {
-                throw item.error("forward must be the last stage (it delivers the frame)");
-            }
-            stages.add(new PipelineConfig.Stage(name, factory, new YamlStageSettings(settings)));
+        }
+        if (errors.count() != before) {
+            return null;
         }
         if (!stages.get(stages.size() - 1).name().equals("forward")) {
             throw stagesField.error("the last stage must be 'forward' (it delivers the frame)");
@@ -338,6 +381,33 @@ public final class ConfigLoader {
             throw stagesField.error("'classify' is required: forward and mac-learning use the fields it parses");
         }
         return new PipelineConfig(stages);
+    }
+
+    private static PipelineConfig.Stage stage(NodeReader item, StageRegistry registry, boolean last)
+            throws ConfigException {
+        String name;
+        NodeReader settings;
+        if (item.isMappingNode()) {
+            item.mapping();
+            if (item.keys().size() != 1) {
+                throw item.error("a stage is a name (- classify) or a mapping of one name to its settings "
+                        + "(- acl: {rules: [...]}); got " + item.keys().size() + " keys");
+            }
+            name = item.keys().iterator().next();
+            settings = item.get(name);
+        } else {
+            name = item.string();
+            settings = item.absent(name);
+        }
+        StageFactory factory = registry.find(name);
+        if (factory == null) {
+            throw item.error("unknown stage '" + name + "'; available: " + registry.names()
+                    + " (a user stage's jar must be on the classpath, see VSWITCH_CLASSPATH)");
+        }
+        if (name.equals("forward") && !last) {
+            throw item.error("forward must be the last stage (it delivers the frame)");
+        }
+        return new PipelineConfig.Stage(name, factory, new YamlStageSettings(settings));
     }
 
     private static int[] cpus(NodeReader field) throws ConfigException {
@@ -362,38 +432,51 @@ public final class ConfigLoader {
         return new StatsConfig(stats.get("interval-seconds").integer(0, 3600, StatsConfig.DEFAULT_INTERVAL_SECONDS));
     }
 
-    private static FdbConfig fdb(NodeReader fdb, List<PortConfig> ports) throws ConfigException {
-        fdb.allowOnly(FDB_KEYS);
-        int size = fdb.get("size").integer(16, 16_777_216, FdbConfig.DEFAULT_SIZE);
-        int aging = fdb.get("aging-seconds").integer(0, 1_000_000, FdbConfig.DEFAULT_AGING_SECONDS);
+    private static FdbConfig fdb(NodeReader fdb, List<String> portNames, ConfigErrors errors) {
+        int before = errors.count();
+        errors.check(() -> fdb.allowOnly(FDB_KEYS));
+        NodeReader sizeField = fdb.get("size");
+        int size = errors.take(() -> sizeField.integer(16, 16_777_216, FdbConfig.DEFAULT_SIZE), -1);
+        int aging = errors.take(
+                () -> fdb.get("aging-seconds").integer(0, 1_000_000, FdbConfig.DEFAULT_AGING_SECONDS), 0);
         NodeReader limitField = fdb.get("port-limit");
         // Unset, the per-port quota shrinks with a small table; set, it must fit in the table.
-        int portLimit = limitField.integer(1, 16_777_216, Math.min(FdbConfig.DEFAULT_PORT_LIMIT, size));
-        if (portLimit > size) {
-            throw limitField.error("must be at most fdb.size (" + size + "), got " + portLimit);
-        }
+        int portLimit = errors.take(() -> {
+            int limit = limitField.integer(1, 16_777_216, Math.min(FdbConfig.DEFAULT_PORT_LIMIT,
+                    size < 0 ? FdbConfig.DEFAULT_SIZE : size));
+            if (size >= 0 && limit > size) {
+                throw limitField.error("must be at most fdb.size (" + size + "), got " + limit);
+            }
+            return limit;
+        }, 0);
         NodeReader fileField = fdb.get("file");
-        Path file = null;
-        if (fileField.isPresent()) {
-            file = path(fileField);
-            requireDirectory(fileField, file.toAbsolutePath().getParent());
-        }
+        Path file = errors.take(() -> {
+            if (!fileField.isPresent()) {
+                return null;
+            }
+            Path path = path(fileField);
+            requireDirectory(fileField, path.toAbsolutePath().getParent());
+            return path;
+        }, null);
         List<FdbConfig.StaticMac> statics = new ArrayList<>();
         NodeReader staticField = fdb.get("static");
         if (staticField.isPresent()) {
-            List<String> portNames = ports.stream().map(PortConfig::name).toList();
             Map<String, Integer> seen = new HashMap<>();
-            for (NodeReader item : staticField.list()) {
-                FdbConfig.StaticMac entry = staticMac(item.mapping(), portNames);
-                unique(seen, entry.vlan() + "/" + entry.mac(), item.get("mac"),
-                        "static MAC " + entry.mac() + (entry.vlan() == 0 ? "" : " in vlan " + entry.vlan()));
-                statics.add(entry);
+            for (NodeReader item : errors.take(staticField::list, List.<NodeReader>of())) {
+                FdbConfig.StaticMac entry = errors.take(() -> staticMac(item.mapping(), portNames), null);
+                if (entry != null && errors.check(() -> unique(seen, entry.vlan() + "/" + entry.mac(),
+                        item.get("mac"), "static MAC " + entry.mac()
+                                + (entry.vlan() == 0 ? "" : " in vlan " + entry.vlan())))) {
+                    statics.add(entry);
+                }
             }
-            if (statics.size() > size) {
-                throw staticField.error(statics.size() + " static entries do not fit in fdb.size " + size);
+            if (size >= 0 && statics.size() > size) {
+                errors.check(() -> {
+                    throw staticField.error(statics.size() + " static entries do not fit in fdb.size " + size);
+                });
             }
         }
-        return new FdbConfig(size, aging, portLimit, file, statics);
+        return errors.count() != before ? null : new FdbConfig(size, aging, portLimit, file, statics);
     }
 
     private static FdbConfig.StaticMac staticMac(NodeReader entry, List<String> portNames) throws ConfigException {
@@ -411,7 +494,8 @@ public final class ConfigLoader {
     // ---- mirror ----
 
     /** {@code mirror:} is one mapping or a list of them; absent means no mirrors. */
-    private static List<MirrorConfig> mirrors(NodeReader field, List<PortConfig> ports) throws ConfigException {
+    private static List<MirrorConfig> mirrors(NodeReader field, Ports ports, ConfigErrors errors)
+            throws ConfigException {
         if (!field.isPresent()) {
             return List.of();
         }
@@ -419,24 +503,30 @@ public final class ConfigLoader {
         Map<Path, Integer> files = new HashMap<>();
         Map<String, Integer> taps = new HashMap<>();
         List<MirrorConfig> mirrors = new ArrayList<>();
+        int before = errors.count();
         for (NodeReader item : items) {
-            MirrorConfig mirror = mirror(item.mapping(), ports);
-            if (mirror.toPcap() != null) {
-                unique(files, mirror.toPcap().toAbsolutePath().normalize(), item.get("to-pcap"),
-                        "pcap file " + mirror.toPcap());
-            } else {
-                unique(taps, mirror.toTap(), item.get("to-tap"), "mirror tap '" + mirror.toTap() + "'");
+            MirrorConfig mirror = errors.take(() -> mirror(item.mapping(), ports), null);
+            if (mirror == null) {
+                continue;
             }
+            errors.check(() -> {
+                if (mirror.toPcap() != null) {
+                    unique(files, mirror.toPcap().toAbsolutePath().normalize(), item.get("to-pcap"),
+                            "pcap file " + mirror.toPcap());
+                } else {
+                    unique(taps, mirror.toTap(), item.get("to-tap"), "mirror tap '" + mirror.toTap() + "'");
+                }
+            });
             mirrors.add(mirror);
         }
-        return mirrors;
+        return errors.count() != before ? null : mirrors;
     }
 
-    private static MirrorConfig mirror(NodeReader mirror, List<PortConfig> ports) throws ConfigException {
+    private static MirrorConfig mirror(NodeReader mirror, Ports ports) throws ConfigException {
         mirror.allowOnly(MIRROR_KEYS);
         NodeReader fromField = mirror.get("from");
         String from = fromField.string();
-        List<String> names = ports.stream().map(PortConfig::name).toList();
+        List<String> names = ports.names();
         if (!names.contains(from)) {
             throw fromField.error("no port named '" + from + "'; ports: " + String.join(", ", names));
         }
@@ -455,7 +545,7 @@ public final class ConfigLoader {
             }
             NodeReader tapField = mirror.get("to-tap");
             String ifname = ifname(tapField);
-            for (PortConfig port : ports) {
+            for (PortConfig port : ports.parsed()) {
                 if (ifname.equals(port.ifname())) {
                     throw tapField.error("'" + ifname + "' is the ifname of port " + port.name()
                             + "; a mirror needs a tap of its own");

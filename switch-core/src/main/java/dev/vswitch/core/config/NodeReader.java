@@ -95,12 +95,16 @@ final class NodeReader {
         return entries().keySet();
     }
 
-    /** Rejects any key not in {@code allowed}, naming the key, its line and the allowed keys. */
+    /** Rejects every key not in {@code allowed}, naming each key, its line and the allowed keys. */
     void allowOnly(List<String> allowed) throws ConfigException {
+        List<ConfigException> unknown = new ArrayList<>();
         for (String key : keys()) {
             if (!allowed.contains(key)) {
-                throw keyError(key, "unknown key; allowed keys: " + String.join(", ", allowed));
+                unknown.add(keyError(key, "unknown key; allowed keys: " + String.join(", ", allowed)));
             }
+        }
+        if (!unknown.isEmpty()) {
+            throw ConfigException.of(unknown);
         }
     }
 
