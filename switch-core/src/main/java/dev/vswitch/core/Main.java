@@ -7,15 +7,19 @@ import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.spi.StageSettingsException;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 /**
- * {@code vswitch [--config FILE]}: runs the switch until SIGTERM or SIGINT. Exit codes: 0 clean stop, 2 bad
- * configuration or usage, 1 failure to start.
+ * {@code vswitch [--config FILE] [--version] [--help]}: runs the switch until SIGTERM or SIGINT. Exit codes: 0 clean
+ * stop, 2 bad configuration or usage, 1 failure to start.
  */
 public final class Main
 {
@@ -25,26 +29,57 @@ public final class Main
     {
     }
 
+    /** The command line: picocli parses it, so a flag without its value or an unknown one is a clear usage error. */
+    @Command(name = "vswitch", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class,
+        description = "Runs the switch until SIGTERM or SIGINT.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:clean stop", "1:failed to start", "2:bad configuration or usage"})
+    static final class Options
+    {
+        @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+            description = "YAML configuration (default: config/switch.yaml)")
+        Path config;
+    }
+
+    /**
+     * Parses {@code args}; returns the options to run with, or null when the process should exit with
+     * {@code exit[0]} (help and version printed to {@code out}, usage errors to {@code err}).
+     */
+    static Options parse(final String[] args, final PrintWriter out, final PrintWriter err, final int[] exit)
+    {
+        final Options options = new Options();
+        final CommandLine cli = new CommandLine(options).setOut(out).setErr(err);
+        try
+        {
+            final CommandLine.ParseResult result = cli.parseArgs(args);
+            if (CommandLine.printHelpIfRequested(result))
+            {
+                exit[0] = 0;
+                return null;
+            }
+            return options;
+        }
+        catch (final CommandLine.ParameterException ex)
+        {
+            err.println("vswitch: " + ex.getMessage());
+            err.println("usage: vswitch [--config FILE] [--version] [--help]");
+            err.flush();
+            exit[0] = 2;
+            return null;
+        }
+    }
+
     public static void main(final String[] args)
     {
-        Path file = null;
-        for (int i = 0; i < args.length; i++)
+        final int[] exit = new int[1];
+        final Options options = parse(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true),
+            exit);
+        if (options == null)
         {
-            if (("--config".equals(args[i]) || "-c".equals(args[i])) && i + 1 < args.length)
-            {
-                file = Path.of(args[++i]);
-            }
-            else if ("--help".equals(args[i]) || "-h".equals(args[i]))
-            {
-                System.out.println("usage: vswitch [--config FILE]   (default: config/switch.yaml)");
-                return;
-            }
-            else
-            {
-                System.err.println("vswitch: unknown argument '" + args[i] + "'; usage: vswitch [--config FILE]");
-                System.exit(2);
-            }
+            System.exit(exit[0]);
+            return;
         }
+        final Path file = options.config;
 
         final SwitchConfig config;
         try
@@ -54,7 +89,15 @@ public final class Main
         }
         catch (final ConfigException ex)
         {
-            System.err.println("vswitch: configuration error: " + ex.getMessage());
+            // Every error the file has, one line each, so one edit can fix them all.
+            for (final ConfigException error : ex.errors())
+            {
+                System.err.println("vswitch: configuration error: " + error.getMessage());
+            }
+            if (ex.errors().size() > 1)
+            {
+                System.err.println("vswitch: " + ex.errors().size() + " configuration errors; nothing started");
+            }
             System.exit(2);
             return;
         }

@@ -37,6 +37,47 @@ class ProcessLifecycleTest
     }
 
     @Test
+    void everyErrorOfABadConfigurationIsReportedBeforeExiting2() throws Exception
+    {
+        final Path config = dir.resolve("bad.yaml");
+        Files.writeString(config, "ports:\n  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") +
+            ", mtu: 9}\n  - {name: vm2, type: vhost-user, socket: " + dir.resolve("nope/vm2.sock") +
+            "}\ndatapath: {burst: 0}\n");
+        final Process p = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, p.exitValue(), out);
+        assertTrue(out.contains("vswitch: configuration error: " + config + ":2: ports[0].mtu: must be between"), out);
+        assertTrue(out.contains("vswitch: configuration error: " + config + ":3: ports[1].socket: directory "), out);
+        assertTrue(out.contains("vswitch: configuration error: " + config + ":4: datapath.burst: must be between"),
+            out);
+        assertTrue(out.contains("vswitch: 3 configuration errors; nothing started"), out);
+        assertFalse(Files.exists(dir.resolve("vm1.sock")), "nothing was bound");
+    }
+
+    @Test
+    void versionAndUsageErrorsFromTheProcessItself() throws Exception
+    {
+        final java.util.List<String> cmd = SwitchProcess.javaCommand(dir.resolve("unused.yaml"));
+        final java.util.List<String> base = cmd.subList(0, cmd.size() - 2); // without "--config FILE"
+        final java.util.List<String> version = new java.util.ArrayList<>(base);
+        version.add("--version");
+        Process p = new ProcessBuilder(version).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.matches("(?s)vswitch \\S+ \\(commit [0-9a-f]{7,}.*"), out);
+
+        final java.util.List<String> missing = new java.util.ArrayList<>(base);
+        missing.add("--config");
+        p = new ProcessBuilder(missing).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, p.exitValue(), out);
+        assertTrue(out.contains("Missing required parameter for option '--config' (FILE)"), out);
+    }
+
+    @Test
     void servesAFrontEndAndStopsCleanlyOnSigterm() throws Exception
     {
         final Path log = dir.resolve("switch.log");
