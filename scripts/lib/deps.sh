@@ -35,5 +35,5 @@ SUITE_PMDS=(
 SUITE_PACKAGES=(openjdk-17-jdk-headless maven dpdk-dev qemu-system-x86 busybox-static iperf3 tcpdump cpio xz-utils
                 gzip iproute2 procps coreutils kmod mawk apt dpkg ca-certificates git)
 
-# The benchmark harness adds OVS-DPDK (a third device under test) and perf.
+# The benchmark harness adds OVS-DPDK (a third device under test: bench/scripts/lib/ovs-dpdk.sh) and perf.
 BENCH_PACKAGES=(openvswitch-switch-dpdk linux-perf)
