@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Round-trip latency through a device under test: the switch vs DPDK testpmd's own vhost backend (io-fwd),
-# alternated in one run (vswitch, DPDK, vswitch, DPDK, ...).
-#   bench/scripts/latency-compare.sh [SECONDS=5] [PAIRS=2]
+# Round-trip latency through a device under test: the switch vs DPDK testpmd's own vhost backend (io-fwd) vs OVS-DPDK
+# (NORMAL bridge), alternated in one run (vswitch, DPDK, OVS, vswitch, DPDK, OVS, ...).
+#   bench/scripts/latency-compare.sh [SECONDS=5] [ROUNDS=2]
+#   DUTS="vswitch dpdk" bench/scripts/latency-compare.sh ...   (default: all three where OVS-DPDK is installed)
 # Environment: LOADS (default 10k,100k,500k,pingpong), INITIAL_WARMUP (s, default 3), PNG (default bench/latency.png),
 #              OUT (default bench/target/latency/<date>: .hgrm files, probe and DUT logs, table.md).
 #
@@ -12,12 +13,19 @@
 #   vswitch: bin/vswitch, two vhost-user server ports, PMD on CPU 1, idle busy-spin, stats every 5 s
 #            (for its own poll-to-publish latency line)
 #   DPDK:    dpdk-testpmd net_vhost x2, --forward-mode=io, forwarding lcore on CPU 1, main lcore on CPU 0
+#   OVS:     ovs-vswitchd-dpdk, netdev bridge, two dpdkvhostuser ports, NORMAL action, PMD on CPU 1, rest on CPU 0
 # Prints a table of medians over the PAIRS runs (per load, per percentile), the switch's poll-to-publish lines,
 # and draws the percentile plot (PNG).
 set -euo pipefail
 SECS=${1:-5}; PAIRS=${2:-2}
 LOADS=${LOADS:-10k,100k,500k,pingpong}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=lib/ovs-dpdk.sh
+. "$root/bench/scripts/lib/ovs-dpdk.sh"
+if [ -z "${DUTS:-}" ]; then
+  DUTS="vswitch dpdk"
+  [ -x "$OVS_VSWITCHD_DPDK" ] && DUTS="vswitch dpdk ovs"
+fi
 PNG=${PNG:-$root/bench/latency.png}
 OUT=${OUT:-$root/bench/target/latency/$(date +%Y%m%d-%H%M%S)}
 work=$(mktemp -d /tmp/latency.XXXXXX)   # socket directories (a DPDK process unlinks its sockets: one dir per run)
@@ -30,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 jar="$root/bench/target/benchmarks.jar"   # the bench uber jar: probe, plot and every dependency
 if [ ! -f "$jar" ] || [ ! -f "$root/switch-core/target/jvm.options" ]; then
-  (cd "$root" && mvn -B -q -DskipTests install)
+  (cd "$root" && mvn -B -ntp -q -DskipTests package 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
 fi
 java_opts=(@"$root/switch-core/target/jvm.options" -Xms256m -Xmx256m)
 mkdir -p "$OUT"
@@ -49,16 +57,18 @@ if awk '{exit !($1 > 0.7)}' /proc/loadavg; then
   echo "WARNING: the machine is not idle (load average above); latency tails will show it" >&2
 fi
 
-probe() { # $1 label, $2 socket dir, $3 output dir
+probe() { # $1 label, $2 socket dir, $3 output dir, [$4 socket suffix, default .sock]
+  local suffix="${4-.sock}"
   timeout "$probe_secs" java "${java_opts[@]}" -cp "$jar" dev.vswitch.bench.latency.LatencyProbe \
-    --a "$2/a.sock" --b "$2/b.sock" --label "$1" --loads "$LOADS" --seconds "$SECS" --warmup 1 --initial-warmup "${INITIAL_WARMUP:-3}" \
+    --a "$2/a$suffix" --b "$2/b$suffix" --label "$1" --loads "$LOADS" --seconds "$SECS" --warmup 1 --initial-warmup "${INITIAL_WARMUP:-3}" \
     --cpu 0 --out "$3" > "$3/probe.log" 2>&1 || echo "probe failed, see $3/probe.log" >&2
   grep '^RESULT' "$3/probe.log" || true
 }
 
-wait_sockets() {
-  for _ in $(seq 150); do [ -S "$1/a.sock" ] && [ -S "$1/b.sock" ] && return 0; sleep 0.1; done
-  echo "DUT did not create $1/{a,b}.sock" >&2; return 1
+wait_sockets() { # $1 dir, [$2 socket suffix, default .sock]
+  local suffix="${2-.sock}"
+  for _ in $(seq 300); do [ -S "$1/a$suffix" ] && [ -S "$1/b$suffix" ] && return 0; sleep 0.1; done
+  echo "DUT did not create $1/{a,b}$suffix" >&2; return 1
 }
 
 run_vswitch() {
@@ -93,14 +103,22 @@ run_dpdk() {
   pids=()
 }
 
-echo "64-byte UDP round trips, loads $LOADS, ${SECS}s each, $PAIRS pair(s); results in $OUT"
+run_ovs() {
+  local d="$work/ovs-$1" o="$OUT/ovs-$1"; mkdir -p "$d" "$o"
+  { ovs_start "$d" && ovs_add_port "$d" a dpdkvhostuser && ovs_add_port "$d" b dpdkvhostuser; } > "$o/setup.log" 2>&1
+  wait_sockets "$d" ""
+  probe ovs "$d" "$o" ""
+  cp "$d/ovs-vswitchd.log" "$o/" 2>/dev/null || true
+  ovs_stop "$d"
+}
+
+echo "64-byte UDP round trips, loads $LOADS, ${SECS}s each, $PAIRS round(s) of: $DUTS; results in $OUT"
 for i in $(seq "$PAIRS"); do
-  run_vswitch "$i"
-  run_dpdk "$i"
+  for dut in $DUTS; do "run_$dut" "$i"; done
 done
 
 # Table: per load, per statistic, the median over runs; vswitch and DPDK side by side.
-cat "$OUT"/vswitch-*/probe.log "$OUT"/dpdk-*/probe.log | grep '^RESULT' | awk -v loads="$LOADS" -v secs="$SECS" '
+cat "$OUT"/*-[0-9]*/probe.log | grep '^RESULT' | awk -v loads="$LOADS" -v secs="$SECS" '
   function med(key,   n, i, j, t, a) {
     n = split(vals[key], a, " ")
     if (n == 0 || vals[key] == "") return "-"
@@ -118,23 +136,31 @@ cat "$OUT"/vswitch-*/probe.log "$OUT"/dpdk-*/probe.log | grep '^RESULT' | awk -v
   }
   END {
     n = split(loads, L, ",")
-    printf "Round-trip latency in µs, median of the runs (vswitch %d, DPDK %d runs per load), %ss per load\n\n",
-      runs["vswitch" SUBSEP L[1]] + 0, runs["dpdk" SUBSEP L[1]] + 0, secs
-    print "| load | p50 vswitch | p50 DPDK | p99 vswitch | p99 DPDK | p99.9 vswitch | p99.9 DPDK | max vswitch | max DPDK | lost vswitch | lost DPDK | frames/s back vswitch | frames/s back DPDK |"
-    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf "Round-trip latency in µs, median of the runs (vswitch %d, DPDK %d, OVS %d runs per load), %ss per load; " \
+      "each cell: vswitch / DPDK / OVS\n\n", runs["vswitch" SUBSEP L[1]] + 0, runs["dpdk" SUBSEP L[1]] + 0,
+      runs["ovs" SUBSEP L[1]] + 0, secs
+    print "| load | p50 | p99 | p99.9 | max | lost | frames/s back |"
+    print "|---|---:|---:|---:|---:|---:|---:|"
+    split("vswitch dpdk ovs", D, " ")
     for (i = 1; i <= n; i++) {
-      a = "vswitch" SUBSEP L[i]; b = "dpdk" SUBSEP L[i]
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f |\n", (L[i] == "pingpong" ? "ping-pong" : L[i] "/s"),
-        f(med(a SUBSEP "p50_us")), f(med(b SUBSEP "p50_us")), f(med(a SUBSEP "p99_us")), f(med(b SUBSEP "p99_us")),
-        f(med(a SUBSEP "p999_us")), f(med(b SUBSEP "p999_us")), f(med(a SUBSEP "max_us")), f(med(b SUBSEP "max_us")),
-        med(a SUBSEP "lost"), med(b SUBSEP "lost"), med(a SUBSEP "achieved_pps"), med(b SUBSEP "achieved_pps")
+      printf "| %s", (L[i] == "pingpong" ? "ping-pong" : L[i] "/s")
+      split("p50_us p99_us p999_us max_us lost achieved_pps", S, " ")
+      for (j = 1; j <= 6; j++) {
+        cell = ""
+        for (d = 1; d <= 3; d++) {
+          v = med(D[d] SUBSEP L[i] SUBSEP S[j])
+          cell = cell (d > 1 ? " / " : "") (j <= 4 ? f(v) : (v == "-" ? "-" : sprintf("%.0f", v)))
+        }
+        printf " | %s", cell
+      }
+      printf " |\n"
     }
   }' | tee "$OUT/table.md"
 
 echo
 echo "Per run, in the order they ran (p50 / p99 µs); single runs swing with the host, compare medians:"
 for i in $(seq "$PAIRS"); do
-  for dut in vswitch dpdk; do
+  for dut in $DUTS; do
     grep -h '^RESULT' "$OUT/$dut-$i/probe.log" | awk -v name="$dut-$i" '
       { for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
         line = line sprintf("  %s %s/%s", kv["load"], kv["p50_us"], kv["p99_us"]) }
@@ -149,7 +175,10 @@ for i in $(seq "$PAIRS"); do
   grep -h 'poll-to-publish' "$OUT/vswitch-$i/switch.log" | sed "s/^/  run $i: /" || true
 done | tee "$OUT/poll-to-publish.txt"
 
-series_a=$(seq -s, -f "$OUT/vswitch-%g" "$PAIRS"); series_b=$(seq -s, -f "$OUT/dpdk-%g" "$PAIRS")
+series=()
+for dut in $DUTS; do
+  case "$dut" in vswitch) name=vswitch ;; dpdk) name="DPDK testpmd io-fwd" ;; ovs) name="OVS-DPDK NORMAL" ;; esac
+  series+=(--series "$name=$(seq -s, -f "$OUT/$dut-%g" "$PAIRS")")
+done
 java -Djava.awt.headless=true -cp "$jar" dev.vswitch.bench.latency.PercentilePlot --out "$PNG" --loads "$LOADS" \
-  --title "Round-trip latency: vswitch vs DPDK testpmd vhost io-fwd (median of $PAIRS runs)" \
-  --series "vswitch=$series_a" --series "DPDK testpmd io-fwd=$series_b"
+  --title "Round-trip latency: $(tr ' ' '/' <<<"$DUTS") (median of $PAIRS runs)" "${series[@]}"
