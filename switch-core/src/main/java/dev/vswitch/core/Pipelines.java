@@ -25,6 +25,7 @@ public final class Pipelines
     {
         final Stage[] stages = new Stage[pipeline.stages().size()];
         int created = 0;
+        final List<String> names = new ArrayList<>();
         try
         {
             for (final PipelineConfig.Stage spec : pipeline.stages())
@@ -32,7 +33,7 @@ public final class Pipelines
                 final Stage stage;
                 try
                 {
-                    stage = spec.factory().create(context, spec.settings());
+                    stage = spec.factory().create(context.forStage(metricsName(names, spec.name())), spec.settings());
                 }
                 catch (final StageSettingsException ex)
                 {
@@ -60,6 +61,18 @@ public final class Pipelines
             throw ex;
         }
         return withVlanIngress(stages, context);
+    }
+
+    /** A stage's name in metrics: its YAML name, "-2", "-3", ... for the second and later stages of one kind. */
+    private static String metricsName(final List<String> used, final String name)
+    {
+        String unique = name;
+        for (int n = 2; used.contains(unique); n++)
+        {
+            unique = name + "-" + n;
+        }
+        used.add(unique);
+        return unique;
     }
 
     /**

@@ -8,6 +8,8 @@ import dev.vswitch.core.config.PortConfig;
 import dev.vswitch.core.config.PortType;
 import dev.vswitch.core.config.SocketMode;
 import dev.vswitch.core.config.SwitchConfig;
+import dev.vswitch.core.metrics.MetricsEndpoint;
+import dev.vswitch.core.metrics.PollLatency;
 import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.PmdAgent;
@@ -19,6 +21,7 @@ import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.spi.StageContext;
+import dev.vswitch.pipeline.spi.StageCounters;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.vlan.VlanIngressStage;
 import dev.vswitch.pipeline.vlan.VlanMembership;
@@ -62,6 +65,11 @@ public final class VSwitch implements AutoCloseable
     private final Stage[] stages;
     private final PmdAgent pmd;
     private final AgentRunner pmdRunner;
+    /** Counters stages registered for the metrics endpoint. */
+    private final StageCounters stageCounters = new StageCounters();
+    /** The one reader of the PMD's latency recorder (stats printer and metrics both ask it). */
+    private final PollLatency latency;
+    private MetricsEndpoint metrics;
     private Thread statsThread;
     private volatile boolean closed;
 
@@ -91,7 +99,7 @@ public final class VSwitch implements AutoCloseable
         {
             table = openFdb(config.fdb(), portConfigs, clock);
             stages = Pipelines.create(config.pipeline(),
-                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlanMembership(portConfigs)));
+                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlanMembership(portConfigs), stageCounters));
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -105,6 +113,7 @@ public final class VSwitch implements AutoCloseable
         }
         fdb = table;
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
+        latency = new PollLatency(pmd);
         // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
             new CompositeAgent(pmd, new MacAger(fdb, clock));
@@ -252,6 +261,13 @@ public final class VSwitch implements AutoCloseable
             statsThread.setDaemon(true);
             statsThread.start();
         }
+        if (config.metrics().enabled())
+        {
+            // Started from this thread, so its threads inherit the housekeeping CPUs, never a PMD's.
+            metrics = MetricsEndpoint.start(config.metrics(), MetricsEndpoint.registry(() -> ports, fdb, pmd, latency,
+                this::mirrors, stageCounters));
+            Log.info(LOG, "metrics: http://" + config.metrics().listen() + "/metrics");
+        }
         Log.info(LOG, "started: " + ports.length + " port(s), pipeline " + stageNames() + ", PMD on CPU " + cpus[0] +
             ", idle " + config.datapath().idle().name().toLowerCase().replace('_', '-'));
     }
@@ -310,7 +326,7 @@ public final class VSwitch implements AutoCloseable
         {
             Log.info("mirror", mirror.summary());
         }
-        final Histogram h = pmd.intervalLatency();
+        final Histogram h = latency.sinceLastCall();
         Log.info(LOG, fdb.summary() + "; poll-to-publish ns p50=" + h.getValueAtPercentile(50) +
             " p99=" + h.getValueAtPercentile(99) + " max=" + h.getMaxValue() + " (" + h.getTotalCount() + " frames)");
         final long rounds = pmd.rounds();
@@ -372,6 +388,10 @@ public final class VSwitch implements AutoCloseable
             return;
         }
         closed = true;
+        if (metrics != null)
+        {
+            metrics.close();
+        }
         // Control planes first: each withdraws its rings (waiting for the PMD) and unmaps guest memory.
         for (final VhostUserEndpoint e : endpoints)
         {

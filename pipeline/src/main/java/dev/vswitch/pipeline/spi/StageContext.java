@@ -5,6 +5,8 @@ import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.vlan.VlanMembership;
 import org.agrona.concurrent.NanoClock;
 
+import java.util.function.LongSupplier;
+
 /**
  * What a {@link StageFactory} may use to build its stage: the ports (by name and id), the switch's MAC table, and
  * a clock. Port ids are the indexes of {@link #ports()} and the values of {@code PacketEvent.inPort/outPort}.
@@ -15,6 +17,9 @@ public final class StageContext
     private final MacTable macTable;
     private final NanoClock clock;
     private final VlanMembership vlans;
+    private final StageCounters counters;
+    /** The stage being built, as its counters are labelled; set by {@link #forStage}. */
+    private final String stage;
 
     /** Every port untagged (no VLANs). */
     public StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock)
@@ -25,10 +30,66 @@ public final class StageContext
     public StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock,
         final VlanMembership vlans)
     {
+        this(ports, macTable, clock, vlans, new StageCounters(), "stage");
+    }
+
+    /** With the switch's registry of stage counters (the metrics endpoint exports what stages register there). */
+    public StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock,
+        final VlanMembership vlans, final StageCounters counters)
+    {
+        this(ports, macTable, clock, vlans, counters, "stage");
+    }
+
+    private StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock,
+        final VlanMembership vlans, final StageCounters counters, final String stage)
+    {
         this.ports = ports;
         this.macTable = macTable;
         this.clock = clock;
         this.vlans = vlans;
+        this.counters = counters;
+        this.stage = stage;
+    }
+
+    /** The same context for building the stage called {@code stageName}: its counters carry that name. */
+    public StageContext forStage(final String stageName)
+    {
+        return new StageContext(ports, macTable, clock, vlans, counters, stageName);
+    }
+
+    /** The name the stage being built is known by in metrics ({@code stage} label). */
+    public String stageName()
+    {
+        return stage;
+    }
+
+    /**
+     * Registers a counter of this stage for the metrics endpoint, exported as
+     * {@code vswitch_stage_NAME_total{stage="...", LABELS}}; call from {@link StageFactory#create}, not per frame.
+     * The stage increments the returned counter on the PMD thread (no allocation, no fence).
+     *
+     * @param name   lower-case {@code [a-z][a-z0-9_]*}, without {@code _total}.
+     * @param labels name/value pairs, e.g. {@code "port", "vm1"}.
+     * @throws IllegalArgumentException for a bad name or label, or the same counter registered twice.
+     */
+    public StageCounter counter(final String name, final String help, final String... labels)
+    {
+        return counters.counter(stage, name, help, labels);
+    }
+
+    /**
+     * Registers a count the stage already keeps (e.g. an element of its own opaque counter array): {@code reader}
+     * is called only when metrics are scraped, off the PMD thread.
+     */
+    public void counter(final String name, final String help, final LongSupplier reader, final String... labels)
+    {
+        counters.register(stage, name, help, reader, labels);
+    }
+
+    /** Every stage's registered counters. */
+    public StageCounters counters()
+    {
+        return counters;
     }
 
     /** Which VLANs each port carries (access, trunk, or untagged in VLAN 0). Read-only. */

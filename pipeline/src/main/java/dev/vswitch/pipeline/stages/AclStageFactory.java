@@ -43,7 +43,16 @@ public final class AclStageFactory implements StageFactory
         {
             rules.add(rule(context, item));
         }
-        return new AclStage(rules, defaultAction.equals("drop"));
+        final AclStage stage = new AclStage(rules, defaultAction.equals("drop"));
+        for (int i = 0; i < rules.size(); i++)
+        {
+            final int index = i;
+            context.counter("acl_hits", "Frames an ACL rule decided (first match)", () -> stage.hits(index),
+                "rule", Integer.toString(i), "match", rules.get(i).description);
+        }
+        context.counter("acl_hits", "Frames an ACL rule decided (first match)", stage::defaultHits,
+            "rule", "default", "match", defaultAction);
+        return stage;
     }
 
     private static AclRule rule(final StageContext context, final StageSettings item)

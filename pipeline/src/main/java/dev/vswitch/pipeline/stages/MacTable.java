@@ -390,6 +390,12 @@ public final class MacTable implements AutoCloseable
         });
     }
 
+    /** Ports the table keeps per-port counts for (ids 0..portCount-1). */
+    public int portCount()
+    {
+        return learnedOnPort.length;
+    }
+
     /** Learned (not static) entries on {@code port} now. Written by the PMD thread. */
     public int learnedOn(final int port)
     {

@@ -56,6 +56,16 @@ public final class RateLimitStageFactory implements StageFactory
         }
         final long pps = settings.get("pps").integer(1, RateLimitStage.MAX_PPS);
         final long burst = settings.get("burst").integer(1, RateLimitStage.MAX_BURST, defaultBurst(pps));
-        return new RateLimitStage(RateLimitStage.NAME, context.clock(), context.portCount(), ids, names, pps, burst);
+        final RateLimitStage stage =
+            new RateLimitStage(RateLimitStage.NAME, context.clock(), context.portCount(), ids, names, pps, burst);
+        for (int i = 0; i < ids.length; i++)
+        {
+            final int id = ids[i];
+            context.counter("rate_limit_passed", "Frames from a policed port within its budget",
+                () -> stage.passed(id), "port", names[i]);
+            context.counter("rate_limit_dropped", "Frames from a policed port dropped over its budget",
+                () -> stage.dropped(id), "port", names[i]);
+        }
+        return stage;
     }
 }

@@ -1,6 +1,9 @@
 package dev.vswitch.core.config;
 
 import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import dev.vswitch.pipeline.spi.StageFactory;
 import dev.vswitch.pipeline.spi.StageRegistry;
@@ -41,7 +45,8 @@ public final class ConfigLoader {
     static final int MIN_VLAN = 1;
     static final int MAX_VLAN = 4094;
 
-    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "pipeline", "mirror");
+    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "pipeline", "mirror",
+            "metrics");
     private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
     private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
     private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
@@ -55,6 +60,9 @@ public final class ConfigLoader {
     private static final List<String> FDB_STATIC_KEYS = List.of("mac", "port", "vlan");
     private static final List<String> MIRROR_KEYS = List.of("from", "to-pcap", "to-tap", "direction", "snaplen");
     private static final List<String> PIPELINE_KEYS = List.of("stages");
+    private static final List<String> METRICS_KEYS = List.of("listen");
+    /** {@code host:port} or {@code [v6]:port}; the host part is checked further below. */
+    private static final Pattern LISTEN = Pattern.compile("(?:\\[([0-9A-Fa-f:.]+)]|([A-Za-z0-9.-]+)):(\\d{1,5})");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -115,8 +123,9 @@ public final class ConfigLoader {
         FdbConfig fdb = errors.take(() -> fdb(root.get("fdb").optionalMapping(), ports.names(), errors), null);
         PipelineConfig pipeline = errors.take(() -> pipeline(root.get("pipeline"), source, errors), null);
         List<MirrorConfig> mirrors = errors.take(() -> mirrors(root.get("mirror"), ports, errors), null);
+        MetricsConfig metrics = errors.take(() -> metrics(root.get("metrics")), null);
         errors.throwIfAny();
-        SwitchConfig config = new SwitchConfig(ports.parsed(), datapath, stats, fdb, pipeline, mirrors);
+        SwitchConfig config = new SwitchConfig(ports.parsed(), datapath, stats, fdb, pipeline, mirrors, metrics);
 
         for (MissingDir missing : missingDirs) {
             try {
@@ -489,6 +498,41 @@ public final class ConfigLoader {
         }
         int vlan = entry.get("vlan").integer(0, 4095, 0);
         return new FdbConfig.StaticMac(mac, port, vlan);
+    }
+
+    // ---- metrics ----
+
+    /** {@code metrics: {listen: HOST:PORT}}; absent (or {@code metrics:} with no value) = no endpoint. */
+    private static MetricsConfig metrics(NodeReader metrics) throws ConfigException {
+        if (!metrics.isPresent()) {
+            return MetricsConfig.OFF;
+        }
+        metrics.optionalMapping().allowOnly(METRICS_KEYS);
+        if (metrics.keys().isEmpty()) {
+            return MetricsConfig.OFF;
+        }
+        NodeReader field = metrics.get("listen");
+        String listen = field.string();
+        Matcher m = LISTEN.matcher(listen);
+        if (!m.matches()) {
+            throw field.error("expected HOST:PORT (e.g. 127.0.0.1:9482, [::1]:9482, localhost:9482), got '"
+                    + listen + "'");
+        }
+        int port = Integer.parseInt(m.group(3));
+        if (port < 1 || port > 65535) {
+            throw field.error("port must be 1..65535, got " + port);
+        }
+        String host = m.group(1) != null ? m.group(1) : m.group(2);
+        InetAddress address;
+        try {
+            address = InetAddress.getByName(host);
+        } catch (UnknownHostException | SecurityException e) {
+            throw field.error("unknown host '" + host + "' (give an address of this machine, e.g. 127.0.0.1)");
+        }
+        if (m.group(1) != null && !(address instanceof Inet6Address)) {
+            throw field.error("'" + host + "' in brackets must be an IPv6 address");
+        }
+        return new MetricsConfig(host, port);
     }
 
     // ---- mirror ----
