@@ -25,6 +25,7 @@ public final class Testpmd implements AutoCloseable
     private static final Pattern RX = Pattern.compile("RX-packets:\\s+(\\d+)");
     private static final Pattern TX = Pattern.compile("TX-packets:\\s+(\\d+)");
     private static final Pattern RX_PPS = Pattern.compile("Rx-pps:\\s+(\\d+)");
+    private static final Pattern TX_PPS = Pattern.compile("Tx-pps:\\s+(\\d+)");
 
     private final Process process;
     private final Writer stdin;
@@ -32,7 +33,7 @@ public final class Testpmd implements AutoCloseable
     private final int portCount;
 
     /** Per-port counters from one "show port stats all". */
-    public record PortStats(long rxPackets, long txPackets, long rxPps) {}
+    public record PortStats(long rxPackets, long txPackets, long rxPps, long txPps) {}
 
     /** A virtio-user port: socket path, MAC, and whether testpmd is the socket server (server=1). */
     public record Port(Path socket, String mac, boolean server) {}
@@ -145,7 +146,8 @@ public final class Testpmd implements AutoCloseable
         final String[] blocks = text.split("NIC statistics for port");
         for (int i = 1; i < blocks.length && stats.size() < portCount; i++)
         {
-            stats.add(new PortStats(first(RX, blocks[i]), first(TX, blocks[i]), first(RX_PPS, blocks[i])));
+            stats.add(new PortStats(first(RX, blocks[i]), first(TX, blocks[i]), first(RX_PPS, blocks[i]),
+                first(TX_PPS, blocks[i])));
         }
         return stats;
     }
