@@ -3,27 +3,26 @@ package com.example.vswitch;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
-
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
+import dev.vswitch.pipeline.spi.StageCounter;
 
 /**
  * An example user stage, built outside the switch: drops every n-th frame it sees (a crude loss emulator), counted
- * as "filtered" at the ingress port. Per frame it only bumps counters: no allocation, no locks, no logging.
+ * as "filtered" at the ingress port. Per frame it only bumps counters: no allocation, no locks, no logging. Its
+ * counters were registered through the stage SPI, so the metrics endpoint exports them too
+ * ({@code vswitch_stage_drop_every_nth_seen_total}, {@code ..._dropped_total}).
  */
 public final class DropEveryNthStage implements Stage
 {
-    private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final int SEEN = 0;
-    private static final int DROPPED = 1;
-
     private final int n;
-    private final long[] counts = new long[2];   // written by the PMD thread only, read by the stats printer
+    private final StageCounter seen;      // incremented by the PMD thread only, read by stats and metrics
+    private final StageCounter dropped;
     private int untilDrop;
 
-    public DropEveryNthStage(final int n)
+    public DropEveryNthStage(final int n, final StageCounter seen, final StageCounter dropped)
     {
         this.n = n;
+        this.seen = seen;
+        this.dropped = dropped;
         this.untilDrop = n;
     }
 
@@ -36,24 +35,18 @@ public final class DropEveryNthStage implements Stage
     @Override
     public void process(final PacketEvent event)
     {
-        bump(SEEN);
+        seen.increment();
         if (--untilDrop == 0)
         {
             untilDrop = n;
-            bump(DROPPED);
+            dropped.increment();
             event.drop(DropReason.FILTERED);
         }
-    }
-
-    private void bump(final int index)
-    {
-        LONG.setOpaque(counts, index, (long)LONG.getOpaque(counts, index) + 1);
     }
 
     @Override
     public void report(final StringBuilder out)
     {
-        out.append("n=").append(n).append(" seen=").append((long)LONG.getOpaque(counts, SEEN))
-            .append(" dropped=").append((long)LONG.getOpaque(counts, DROPPED));
+        out.append("n=").append(n).append(" seen=").append(seen.get()).append(" dropped=").append(dropped.get());
     }
 }

@@ -23,6 +23,10 @@ public final class DropEveryNthStageFactory implements StageFactory
     public Stage create(final StageContext context, final StageSettings settings)
     {
         settings.allowOnly("n");
-        return new DropEveryNthStage((int)settings.get("n").integer(2, 1_000_000));
+        final int n = (int)settings.get("n").integer(2, 1_000_000);
+        // Registered once, here; the stage increments them per frame and the metrics endpoint reads them.
+        return new DropEveryNthStage(n,
+            context.counter("drop_every_nth_seen", "Frames the drop-every-nth stage saw"),
+            context.counter("drop_every_nth_dropped", "Frames the drop-every-nth stage dropped"));
     }
 }

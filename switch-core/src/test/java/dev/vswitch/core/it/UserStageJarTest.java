@@ -105,6 +105,12 @@ class UserStageJarTest
             "    - forward\n";
     }
 
+    /** With the metrics endpoint on {@code port}. */
+    private String yaml(final String nth, final int port)
+    {
+        return yaml(nth) + "metrics: {listen: 127.0.0.1:" + port + "}\n";
+    }
+
     private static String runToExit(final List<String> cmd, final int expectedExit) throws Exception
     {
         final Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -134,7 +140,13 @@ class UserStageJarTest
     void theUserStageFromItsOwnJarDropsEveryFourthFrame() throws Exception
     {
         final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, yaml("4"));
+        final int metricsPort;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()))
+        {
+            metricsPort = free.getLocalPort();
+        }
+        Files.writeString(config, yaml("4", metricsPort));
+        final String metrics;
         final Path log = dir.resolve("switch.log");
         final Process sw = new ProcessBuilder(javaCommand(config, jar.toString())).redirectErrorStream(true)
             .redirectOutput(log.toFile()).start();
@@ -158,6 +170,10 @@ class UserStageJarTest
                 awaitLog(log, mark, "[drop-every-nth] n=4", Duration.ofSeconds(5));
                 final int mark2 = Files.readString(log).length();
                 awaitLog(log, mark2, "[drop-every-nth] n=4", Duration.ofSeconds(5));
+                // The stage's own counters, registered through the stage SPI, on the metrics endpoint.
+                metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
             }
             new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
             assertTrue(sw.waitFor(30, TimeUnit.SECONDS), "switch exits on SIGTERM");
@@ -177,6 +193,10 @@ class UserStageJarTest
             assertEquals(rx, seen, "the stage saw every frame the switch took");
             assertEquals(seen / 4, dropped, "every 4th frame");
             assertEquals(dropped, filtered, "counted as filtered at the ingress ports");
+            assertEquals(seen, (long)Double.parseDouble(sample(metrics,
+                "vswitch_stage_drop_every_nth_seen_total{stage=\"drop-every-nth\"}")), metrics);
+            assertEquals(dropped, (long)Double.parseDouble(sample(metrics,
+                "vswitch_stage_drop_every_nth_dropped_total{stage=\"drop-every-nth\"}")), metrics);
             // What testpmd got back is what was not dropped, less at most one ring per port still unread after stop.
             assertTrue(received <= seen - dropped && received >= seen - dropped - 2 * 256,
                 "testpmd received " + received + " of " + (seen - dropped) + " passed");
@@ -185,6 +205,13 @@ class UserStageJarTest
         {
             sw.destroyForcibly();
         }
+    }
+
+    private static String sample(final String metrics, final String series)
+    {
+        final Matcher m = Pattern.compile("^" + Pattern.quote(series) + " (\\S+)$", Pattern.MULTILINE).matcher(metrics);
+        assertTrue(m.find(), series + " in:\n" + metrics);
+        return m.group(1);
     }
 
     private static long last(final String text, final String regex)
