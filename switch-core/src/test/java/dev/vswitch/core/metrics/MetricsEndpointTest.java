@@ -190,6 +190,17 @@ class MetricsEndpointTest
     }
 
     @Test
+    void anAddressInUseIsAStartErrorNamingIt() throws Exception
+    {
+        final MetricsConfig taken = new MetricsConfig("127.0.0.1", endpoint.port());
+        final IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+            () -> MetricsEndpoint.start(taken, endpoint.registry()));
+        assertTrue(e.getMessage().startsWith("metrics: cannot listen on 127.0.0.1:" + endpoint.port() + ": "),
+            e.getMessage());
+        assertTrue(scrape().contains("vswitch_ports"), "the running endpoint is untouched");
+    }
+
+    @Test
     void garbageStalledAndCrowdingClientsLeaveItServing() throws Exception
     {
         final InetSocketAddress address = new InetSocketAddress("127.0.0.1", endpoint.port());
