@@ -169,7 +169,7 @@ class PrometheusScrapeTest
     }
 
     /** testpmd's Tx-pps of vm1's port over 5 s, and Prometheus' {@code rate()[5s]} at the window's end. */
-    private record Window(long testpmdPps, double promRate)
+    private record Window(long testpmdPps, double promRate, double samples, double maxScrapeSeconds)
     {
         double error()
         {
@@ -179,7 +179,8 @@ class PrometheusScrapeTest
         @Override
         public String toString()
         {
-            return String.format(Locale.ROOT, "%.0f/%d", promRate, testpmdPps);
+            return String.format(Locale.ROOT, "%.0f/%d (%.0f samples, scrape <= %.3f s)", promRate, testpmdPps, samples,
+                maxScrapeSeconds);
         }
     }
 
@@ -188,7 +189,9 @@ class PrometheusScrapeTest
         Thread.sleep(5000);
         final long end = System.currentTimeMillis();
         final long pps = pmd.stats(Duration.ofSeconds(5)).get(0).txPps();
-        return new Window(pps, query(api, "rate(vswitch_port_rx_packets_total{port=\"vm1\"}[5s])", end));
+        return new Window(pps, query(api, "rate(vswitch_port_rx_packets_total{port=\"vm1\"}[5s])", end),
+            query(api, "count_over_time(vswitch_port_rx_packets_total{port=\"vm1\"}[5s])", end),
+            query(api, "max_over_time(scrape_duration_seconds{job=\"vswitch\"}[5s])", end));
     }
 
     private static double median(final double[] values)
