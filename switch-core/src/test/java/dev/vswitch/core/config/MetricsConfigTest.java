@@ -48,6 +48,15 @@ class MetricsConfigTest {
     }
 
     @Test
+    void aMetricsErrorIsReportedWithTheFileOtherErrors() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> parse("datapath: {burst: 0}\nmetrics: {listen: \"127.0.0.1:0\"}\n"));
+        assertEquals(2, e.errors().size(), e.getMessage());
+        assertTrue(e.getMessage().contains("test.yaml:3: datapath.burst: "), e.getMessage());
+        assertTrue(e.getMessage().contains("test.yaml:4: metrics.listen: port must be 1..65535, got 0"), e.getMessage());
+    }
+
+    @Test
     void badListenIsAnErrorAtItsLine() {
         assertError("metrics: {listen: 9482}\n", 3, "metrics.listen", "expected HOST:PORT (e.g. 127.0.0.1:9482");
         assertError("metrics: {listen: 127.0.0.1}\n", 3, "metrics.listen", "expected HOST:PORT");
