@@ -11,6 +11,9 @@ SUITE_PROGRAMS=(
   "busybox busybox-static"             # the test guest's userland (must be the static one)
   "iperf3 iperf3"                      # in the guest and in test namespaces
   "tcpdump tcpdump"                    # mirror tests read pcap files and taps with it
+  "prometheus prometheus"              # a real Prometheus server scrapes the switch's metrics endpoint
+  "promtool prometheus"                # checks the endpoint's exposition format
+  "taskset util-linux"
   "cpio cpio"                          # guest initramfs
   "xz xz-utils"                        # guest kernel and modules
   "gzip gzip"
@@ -32,8 +35,8 @@ SUITE_PMDS=(
 )
 
 # Everything to install for the suite: the packages above, once each.
-SUITE_PACKAGES=(openjdk-17-jdk-headless maven dpdk-dev qemu-system-x86 busybox-static iperf3 tcpdump cpio xz-utils
-                gzip iproute2 procps coreutils kmod mawk apt dpkg ca-certificates git)
+SUITE_PACKAGES=(openjdk-17-jdk-headless maven dpdk-dev qemu-system-x86 busybox-static iperf3 tcpdump prometheus cpio
+                xz-utils gzip iproute2 procps coreutils util-linux kmod mawk apt dpkg ca-certificates git)
 
 # The benchmark harness adds OVS-DPDK (a third device under test: bench/scripts/lib/ovs-dpdk.sh) and perf.
 BENCH_PACKAGES=(openvswitch-switch-dpdk linux-perf)
