@@ -16,17 +16,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * then flushes every port so used-ring updates and interrupts go out once per round, not once per frame.
  * <p>
  * The round counter doubles as a quiescence barrier for the control plane ({@link DatapathBarrier}).
+ * <p>
+ * Supervised: anything thrown while serving one port (a bug, or the InternalError HotSpot raises when an Unsafe
+ * access hits guest memory that was truncated away) takes that port out of service and the round goes on for the
+ * others ({@link PortSupervisor}). The try blocks cost nothing while nothing is thrown.
  */
 public final class PmdAgent implements Agent, DatapathBarrier
 {
-    private static final long QUIESCE_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
-
     private final String name;
     private final SwitchPort[] ports;
     private final RingBuffer<PacketEvent> ring;
     private final EventPoller<PacketEvent> poller;
     private final PacketPublisher publisher;
     private final PipelineHandler handler;
+    private final PortSupervisor supervisor;
     private final int burst;
     private final AtomicLong rounds = new AtomicLong();
     /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
@@ -47,6 +50,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         ring.addGatingSequences(poller.getSequence());
         this.publisher = new PacketPublisher(ring);
         this.handler = new PipelineHandler(stages, ports);
+        this.supervisor = new PortSupervisor(name, ports);
     }
 
     @Override
@@ -77,20 +81,43 @@ public final class PmdAgent implements Agent, DatapathBarrier
             {
                 break;
             }
-            received += ports[index].receive(publisher, Math.min(burst, Math.max(1, room / left)));
+            try
+            {
+                received += ports[index].receive(publisher, Math.min(burst, Math.max(1, room / left)));
+            }
+            catch (final Throwable t)
+            {
+                received += publisher.abortBatch();   // what it claimed goes through as dropped frames
+                supervisor.fault(index, "receive", t);
+            }
             index = index + 1 == count ? 0 : index + 1;
         }
         if (received > 0)
         {
             for (int i = 0; i < count; i++)
             {
-                ports[i].prepareTransmit(received);
+                try
+                {
+                    ports[i].prepareTransmit(received);
+                }
+                catch (final Throwable t)
+                {
+                    supervisor.fault(i, "prepareTransmit", t);
+                }
             }
-            poller.poll(handler);
+            poller.poll(handler);   // the handler catches per frame: it never leaves a frame half done
+            supervisor.afterPoll(handler);
         }
         for (int i = 0; i < ports.length; i++)
         {
-            ports[i].flush();
+            try
+            {
+                ports[i].flush();
+            }
+            catch (final Throwable t)
+            {
+                supervisor.fault(i, "flush", t);
+            }
         }
         // A full volatile store (one fence per round, not per frame): the quiescence barrier relies on it being
         // ordered after every volatile read of port state this round made, under the JMM and not just on x86.
@@ -118,30 +145,37 @@ public final class PmdAgent implements Agent, DatapathBarrier
     }
 
     @Override
-    public void awaitQuiescent()
+    public boolean awaitQuiescent(final long timeoutNanos)
     {
         final Thread pmd = thread;
         if (pmd == null || pmd == Thread.currentThread())
         {
-            return;
+            return true;
         }
         // Two increments: the round in progress when the caller withdrew its state may have read it; the next
         // one started after the withdrawal and cannot.
         final long target = rounds.get() + 2;
-        final long deadline = System.nanoTime() + QUIESCE_TIMEOUT_NANOS;
+        final long deadline = System.nanoTime() + timeoutNanos;
         while (rounds.get() < target)
         {
             if (thread == null)
             {
-                return;
+                return true;
             }
-            if (System.nanoTime() > deadline)
+            if (System.nanoTime() - deadline > 0)
             {
-                throw new IllegalStateException(name + ": data path did not finish a round within 5 s");
+                return false;
             }
             Thread.onSpinWait();
             Thread.yield();
         }
+        return true;
+    }
+
+    /** Ports taken out of service after a fault on this PMD, by index (see {@link PortSupervisor}). */
+    public long quarantines(final int port)
+    {
+        return supervisor.quarantines(port);
     }
 
     public long rounds()

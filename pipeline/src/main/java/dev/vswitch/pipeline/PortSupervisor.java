@@ -1,0 +1,87 @@
+package dev.vswitch.pipeline;
+
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * What a PMD does when serving a port throws: the port that is to blame is quarantined (out of the data path, its
+ * control plane resets it), one log line says why, and the round carries on for every other port.
+ * <p>
+ * Blame: a port whose own state explains the fault ({@link SwitchPort#isDamaged}, e.g. guest memory truncated
+ * under its mappings) is quarantined whichever port was being served, since a copy between two guests touches
+ * both; otherwise the port being served when it was thrown (for a stage, the frame's source port).
+ * Runs only on the fault path, so it may allocate and log.
+ */
+final class PortSupervisor
+{
+    private final String name;
+    private final SwitchPort[] ports;
+    private final AtomicLongArray quarantines;
+
+    PortSupervisor(final String name, final SwitchPort[] ports)
+    {
+        this.name = name;
+        this.ports = ports;
+        this.quarantines = new AtomicLongArray(ports.length);
+    }
+
+    void fault(final int portIndex, final String where, final Throwable t)
+    {
+        boolean blamed = false;
+        for (int i = 0; i < ports.length; i++)
+        {
+            boolean damaged;
+            try
+            {
+                damaged = ports[i].isDamaged();
+            }
+            catch (final Throwable ignore)
+            {
+                damaged = true;
+            }
+            if (damaged)
+            {
+                quarantine(i, where + " on " + ports[portIndex].name(), t);
+                blamed = true;
+            }
+        }
+        if (!blamed)
+        {
+            quarantine(portIndex, where, t);
+        }
+    }
+
+    void afterPoll(final PipelineHandler handler)
+    {
+        final Throwable t = handler.fault;
+        if (t != null)
+        {
+            final long frames = handler.faults;
+            handler.fault = null;
+            handler.faults = 0;
+            fault(handler.faultPort, "pipeline (" + frames + " frame(s))", t);
+        }
+    }
+
+    private void quarantine(final int index, final String where, final Throwable t)
+    {
+        final SwitchPort port = ports[index];
+        final String reason = where + ": " + t;
+        try
+        {
+            port.quarantine(reason);
+        }
+        catch (final Throwable again)
+        {
+            Log.error(name, "quarantining " + port.name() + " failed too: " + again);
+        }
+        quarantines.incrementAndGet(index);
+        port.counters().increment(PortCounters.QUARANTINED);
+        Log.error(name, "port " + port.name() + " quarantined after a fault in " + reason +
+            "; the other ports go on");
+    }
+
+    long quarantines(final int index)
+    {
+        return quarantines.get(index);
+    }
+}
