@@ -41,6 +41,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
     private volatile SplitVirtqueue rxRing;   // guest RX: we fill it
     private volatile SplitVirtqueue txRing;   // guest TX: we drain it
+    /** Why the PMD took the port out of service (null while it serves it); the control thread resets the device. */
+    private volatile String quarantined;
+    /** The memory the published rings point into, for {@link #isDamaged}. */
+    private volatile GuestMemoryTable memory;
     // Negotiated with the current front end; written before the volatile ring store that publishes them.
     private volatile int headerLength = VirtioNet.HDR_LEN_MRG;
     private volatile boolean mergeable;
@@ -123,8 +127,13 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     @Override
     public void publishRing(final int index, final SplitVirtqueue ring, final long features)
     {
+        if (ring != null && quarantined != null)
+        {
+            return;   // the control thread is about to reset the device: nothing goes back to the PMD before that
+        }
         if (ring != null)
         {
+            this.memory = ring.memory();
             this.mergeable = VirtioNet.has(features, VirtioNet.F_MRG_RXBUF);
             this.headerLength = VirtioNet.has(features, VirtioNet.F_VERSION_1) || mergeable ?
                 VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
@@ -138,6 +147,36 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             txRing = ring;
         }
+    }
+
+    /** On the PMD thread: stop touching the guest's memory now; the control thread resets the device. */
+    @Override
+    public void quarantine(final String reason)
+    {
+        rxRing = null;
+        txRing = null;
+        quarantined = reason;
+    }
+
+    /** Why the data path took the port out of service, or null. */
+    public String quarantineReason()
+    {
+        return quarantined;
+    }
+
+    /** The control thread has reset the device: a new front end may start rings again. */
+    public void clearQuarantine()
+    {
+        quarantined = null;
+        memory = null;
+    }
+
+    /** True if the guest memory under the rings was truncated (the mappings would fault). Fault path only. */
+    @Override
+    public boolean isDamaged()
+    {
+        final GuestMemoryTable m = memory;
+        return m != null && (rxRing != null || txRing != null) && m.isTruncated();
     }
 
     /** Creates the control-plane device for this port's connections. */
