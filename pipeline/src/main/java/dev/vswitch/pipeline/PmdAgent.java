@@ -38,6 +38,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     private int firstPort;
+    /** Index of the port the round is serving (-1: running the pipeline), for blame when a fault surfaces late. */
+    private int serving = -1;
 
     public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final int ringSize,
         final int burst)
@@ -60,7 +62,25 @@ public final class PmdAgent implements Agent, DatapathBarrier
     }
 
     @Override
-    public int doWork() throws Exception
+    public int doWork()
+    {
+        try
+        {
+            return round();
+        }
+        catch (final Throwable t)
+        {
+            // Thrown where no per-port catch stood. HotSpot raises the InternalError for a fault in an Unsafe access
+            // from compiled code asynchronously, at a later safepoint check, so it can surface anywhere in the round
+            // (seen in EventPoller.poll itself); the supervisor finds the port to blame by its state.
+            publisher.abortBatch();   // published as dropped frames, polled next round
+            supervisor.fault(serving, "round", t);
+            rounds.set(rounds.get() + 1);   // the round is over: it reads nothing more
+            return 0;
+        }
+    }
+
+    private int round() throws Exception
     {
         final long start = System.nanoTime();
         int received = 0;
@@ -81,6 +101,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
             {
                 break;
             }
+            serving = index;
             try
             {
                 received += ports[index].receive(publisher, Math.min(burst, Math.max(1, room / left)));
@@ -96,6 +117,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         {
             for (int i = 0; i < count; i++)
             {
+                serving = i;
                 try
                 {
                     ports[i].prepareTransmit(received);
@@ -105,11 +127,13 @@ public final class PmdAgent implements Agent, DatapathBarrier
                     supervisor.fault(i, "prepareTransmit", t);
                 }
             }
+            serving = -1;
             poller.poll(handler);   // the handler catches per frame: it never leaves a frame half done
             supervisor.afterPoll(handler);
         }
         for (int i = 0; i < ports.length; i++)
         {
+            serving = i;
             try
             {
                 ports[i].flush();

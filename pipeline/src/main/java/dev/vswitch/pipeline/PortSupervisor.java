@@ -24,6 +24,7 @@ final class PortSupervisor
         this.quarantines = new AtomicLongArray(ports.length);
     }
 
+    /** @param portIndex the port being served, or -1 if none in particular. */
     void fault(final int portIndex, final String where, final Throwable t)
     {
         boolean blamed = false;
@@ -40,13 +41,17 @@ final class PortSupervisor
             }
             if (damaged)
             {
-                quarantine(i, where + " on " + ports[portIndex].name(), t);
+                quarantine(i, portIndex < 0 ? where : where + " on " + ports[portIndex].name(), t);
                 blamed = true;
             }
         }
-        if (!blamed)
+        if (!blamed && portIndex >= 0)
         {
             quarantine(portIndex, where, t);
+        }
+        else if (!blamed)
+        {
+            Log.error(name, "fault in " + where + " that no port explains: " + t);
         }
     }
 
