@@ -31,6 +31,19 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     static final int MAX_MTU = 65535;
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
+    /**
+     * Smallest gso_size a super-frame may ask for. Linux never sends less than TCP_MIN_MSS (88 = 128 bytes of the
+     * smallest IPv4 + TCP headers with options, less 40) unless a peer advertises a smaller MSS, and a smaller one is
+     * how a guest turns one 64 KB frame into a thousand segments of work for the switch and its peers. Below it, a
+     * frame is refused at its source as bad-header.
+     */
+    public static final int MIN_GSO_SIZE = 88;
+    /**
+     * Most segments the super-frames one port sends may cause per PMD round: 64 KB frames at a 1448-byte MSS are 45
+     * segments each, so a legitimate burst of 32 is ~1,450. Super-frames past the budget are dropped at the source
+     * (counted there as rate-limited); the rest of the round belongs to the other ports.
+     */
+    public static final int GSO_SEGMENT_BUDGET = 4096;
 
     private final int id;
     private final String name;
@@ -62,6 +75,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private int cursorOffset;
     private boolean starvedThisRound;
     private int receivedThisRound;
+    /** Segments this port's super-frames of the round would be cut into (at most, if a peer lacks TSO). */
+    private int gsoSegmentsThisRound;
     private final TcpSegmenter segmenter = new TcpSegmenter(256 + MAX_MTU);
     private final PacketEvent segmentEvent = new PacketEvent();
     private final SegmentSink segmentSink = new SegmentSink();
@@ -246,6 +261,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             {
                 counters.drop(e.sourceDropReason);
             }
+            else if (e.gsoType != VirtioNet.GSO_NONE && (e.sourceDropReason = checkSuperFrame(e)) != DropReason.NONE)
+            {
+                counters.drop(e.sourceDropReason);
+            }
             else
             {
                 bytes += e.frameLength;
@@ -349,7 +368,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             final boolean allowed = (base == VirtioNet.GSO_TCPV4 && VirtioNet.has(f, VirtioNet.F_HOST_TSO4)) ||
                 (base == VirtioNet.GSO_TCPV6 && VirtioNet.has(f, VirtioNet.F_HOST_TSO6));
             // A super-frame always carries a partial checksum (virtio 1.2, 5.1.6.2): without one it is malformed.
-            if (!allowed || e.gsoSize == 0 || (e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) == 0 ||
+            if (!allowed || e.gsoSize < MIN_GSO_SIZE || (e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) == 0 ||
                 ((e.gsoType & VirtioNet.GSO_ECN) != 0 && !VirtioNet.has(f, VirtioNet.F_HOST_ECN)))
             {
                 return DropReason.BAD_HEADER;
@@ -360,6 +379,26 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             return DropReason.BAD_HEADER;
         }
+        return DropReason.NONE;
+    }
+
+    /**
+     * A super-frame's headers are validated here, at its source, as the segmenter of any destination would, so a
+     * malformed one is dropped and counted against the port that sent it, not against the ports it was meant
+     * for; and the segments it could cause are charged to this port's budget for the round.
+     */
+    private int checkSuperFrame(final PacketEvent e)
+    {
+        final int segments = segmenter.plan(e, e.gsoSize);
+        if (segments < 0)
+        {
+            return DropReason.BAD_HEADER;
+        }
+        if (gsoSegmentsThisRound + segments > GSO_SEGMENT_BUDGET)
+        {
+            return DropReason.RATE_LIMITED;
+        }
+        gsoSegmentsThisRound += segments;
         return DropReason.NONE;
     }
 
@@ -663,6 +702,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     {
         starvedThisRound = false;
         receivedThisRound = 0;
+        gsoSegmentsThisRound = 0;
         final SplitVirtqueue tx = txRing;
         if (tx != null && tx.pendingUsed() > 0)
         {
