@@ -159,7 +159,7 @@ class HostileFrontEndTest
                     final byte[] superFrame = tcpSuperFrame(16_000);
                     for (int i = 0; i < 32; i++)
                     {
-                        tx.addTx(DriverRing.netHeader(1 /* NEEDS_CSUM */, 1 /* TCPV4 */, 54, 64, 34, 16),
+                        tx.addTx(DriverRing.netHeader(1 /* NEEDS_CSUM */, 1 /* TCPV4 */, 54, 64, 34, 16, 0),
                             superFrame, false);
                     }
                     SwitchHarness.await("the TSO frames taken", Duration.ofSeconds(3),
