@@ -86,6 +86,30 @@ public final class EventFd
     }
 
     /**
+     * The eventfd's counter, read from /proc/self/fdinfo without touching the fd: a read would reset it and could
+     * block (the peer shares the description and may have cleared O_NONBLOCK, and may empty the counter between a
+     * poll and our read). Returns -1 if it cannot be read. Allocates; for control threads.
+     */
+    public static long peekCount(final int fd)
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd)))
+            {
+                if (line.startsWith("eventfd-count:"))
+                {
+                    return Long.parseUnsignedLong(line.substring("eventfd-count:".length()).trim(), 16);
+                }
+            }
+            return -1;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return -1;
+        }
+    }
+
+    /**
      * Sets O_NONBLOCK on the fd's open file description. A peer that holds the same description can clear it again
      * at any time, so this is hygiene, not a guarantee: see {@link #releaseBlockedWriter}.
      */

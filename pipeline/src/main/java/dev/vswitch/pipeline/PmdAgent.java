@@ -38,6 +38,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     private int firstPort;
+    /** Set by {@link #awaitQuiescent}: pass through a VM transition at the next round's start (see round()). */
+    private volatile boolean passTransition;
     /** Index of the port the round is serving (-1: running the pipeline), for blame when a fault surfaces late. */
     private int serving = -1;
 
@@ -71,17 +73,72 @@ public final class PmdAgent implements Agent, DatapathBarrier
         catch (final Throwable t)
         {
             // Thrown where no per-port catch stood. HotSpot raises the InternalError for a fault in an Unsafe access
-            // from compiled code asynchronously, at a later safepoint check, so it can surface anywhere in the round
-            // (seen in EventPoller.poll itself); the supervisor finds the port to blame by its state.
-            publisher.abortBatch();   // published as dropped frames, polled next round
-            supervisor.fault(serving, "round", t);
-            rounds.set(rounds.get() + 1);   // the round is over: it reads nothing more
+            // from compiled code asynchronously, at the thread's next VM transition (a native call, a safepoint), so
+            // it can surface anywhere in the round (seen in EventPoller.poll) or even rounds later; the supervisor
+            // finds the port to blame by its state.
+            fault(serving, "round", t);
             return 0;
         }
     }
 
+    private static void abortReceive(final SwitchPort port)
+    {
+        try
+        {
+            port.abortReceive();
+        }
+        catch (final Throwable ignore)
+        {
+            // the supervisor is told of the first throw; this port will be quarantined or reset anyway
+        }
+    }
+
+    /**
+     * Handles a fault that left the round, never throwing: an asynchronous error can be delivered again while this
+     * runs (one per faulting access), and AgentRunner ends the thread for any Error that reaches it.
+     */
+    private void fault(final int port, final String where, final Throwable t)
+    {
+        Throwable fault = t;
+        for (int attempt = 0; fault != null && attempt < 8; attempt++)
+        {
+            try
+            {
+                publisher.abortBatch();   // published as dropped frames, polled next round
+                for (final SwitchPort p : ports)
+                {
+                    abortReceive(p);   // a no-op but for a port cut short in the middle of its receive
+                }
+                supervisor.fault(port, where, fault);
+                rounds.set(rounds.get() + 1);   // the round is over: it reads nothing more
+                fault = null;
+            }
+            catch (final Throwable again)
+            {
+                fault = again;
+            }
+        }
+    }
+
+    /**
+     * For the runner ({@link SupervisedRunner}): something thrown outside the round's own guard (in the idle
+     * strategy, in an agent sharing the thread, between rounds). Never throws.
+     */
+    public void onFault(final Throwable t)
+    {
+        fault(-1, "pmd thread", t);
+    }
+
     private int round() throws Exception
     {
+        if (passTransition)
+        {
+            // A control thread is waiting for quiescence, about to free or reuse what it withdrew. A fault from
+            // an access to that state may still be pending in HotSpot (delivered only at a VM transition): take it
+            // here, between rounds, where nothing is half done, rather than later in the middle of another port.
+            passTransition = false;
+            Thread.yield();
+        }
         final long start = System.nanoTime();
         int received = 0;
         final SwitchPort[] ports = this.ports;
@@ -109,6 +166,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
             catch (final Throwable t)
             {
                 received += publisher.abortBatch();   // what it claimed goes through as dropped frames
+                abortReceive(ports[index]);
                 supervisor.fault(index, "receive", t);
             }
             index = index + 1 == count ? 0 : index + 1;
@@ -176,6 +234,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         {
             return true;
         }
+        passTransition = true;
         // Two increments: the round in progress when the caller withdrew its state may have read it; the next
         // one started after the withdrawal and cannot.
         final long target = rounds.get() + 2;

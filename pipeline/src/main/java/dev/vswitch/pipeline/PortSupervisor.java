@@ -16,6 +16,9 @@ final class PortSupervisor
     private final String name;
     private final SwitchPort[] ports;
     private final AtomicLongArray quarantines;
+    /** InternalErrors no port explained: excused as late deliveries, up to a limit (then the served port). */
+    private static final int LATE_FAULTS_EXCUSED = 16;
+    private int lateFaults;
 
     PortSupervisor(final String name, final SwitchPort[] ports)
     {
@@ -45,14 +48,22 @@ final class PortSupervisor
                 blamed = true;
             }
         }
-        if (!blamed && portIndex >= 0)
+        if (blamed)
+        {
+            return;
+        }
+        if (portIndex >= 0 && !(t instanceof InternalError && ++lateFaults <= LATE_FAULTS_EXCUSED))
         {
             quarantine(portIndex, where, t);
+            return;
         }
-        else if (!blamed)
-        {
-            Log.error(name, "fault in " + where + " that no port explains: " + t);
-        }
+        // HotSpot reports a fault in an Unsafe access (SIGBUS on a truncated mapping) as an asynchronous
+        // InternalError, delivered at the thread's next VM transition, which in a tight loop may be a native call
+        // several rounds later: by then the port whose memory went away may already be reset (nothing is damaged
+        // any more) and the port being served is an innocent one. So such an error with no damaged port blames no
+        // one, unless it keeps coming, which a late delivery does not.
+        Log.error(name, "fault in " + where + " that no port's state explains (late delivery of an earlier one?): " +
+            t);
     }
 
     void afterPoll(final PipelineHandler handler)

@@ -13,6 +13,7 @@ import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
+import dev.vswitch.pipeline.SupervisedRunner;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
@@ -28,7 +29,6 @@ import dev.vswitch.vhost.VhostUserPort;
 import net.openhft.affinity.Affinity;
 import org.HdrHistogram.Histogram;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.CompositeAgent;
@@ -61,7 +61,7 @@ public final class VSwitch implements AutoCloseable
     private final MacTable fdb;
     private final Stage[] stages;
     private final PmdAgent pmd;
-    private final AgentRunner pmdRunner;
+    private final SupervisedRunner pmdRunner;
     private Thread statsThread;
     private volatile boolean closed;
 
@@ -112,7 +112,8 @@ public final class VSwitch implements AutoCloseable
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(dp.maxParkMicros()));
-        pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(datapath, pmd.roleName(), cpu));
+        // Not AgentRunner: it ends the thread on any Error, and a guest can make HotSpot throw one (see the runner).
+        pmdRunner = new SupervisedRunner(idle, this::onPmdError, new PinnedAgent(datapath, pmd.roleName(), cpu));
     }
 
     /** The FDB, with ports identified by name (so a persisted table survives edits) and the static entries. */
@@ -220,7 +221,7 @@ public final class VSwitch implements AutoCloseable
         {
             mirror.start();
         }
-        AgentRunner.startOnThread(pmdRunner);
+        pmdRunner.start();
         for (int i = 0; i < ports.length; i++)
         {
             final PortConfig pc = config.ports().get(i);
@@ -268,7 +269,7 @@ public final class VSwitch implements AutoCloseable
 
     private void onPmdError(final Throwable t)
     {
-        Log.error(LOG, "data path error: " + t);
+        pmd.onFault(t);   // logs, and quarantines the port to blame if there is one
     }
 
     private void statsLoop(final int intervalSeconds)

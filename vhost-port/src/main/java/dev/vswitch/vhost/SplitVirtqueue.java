@@ -413,6 +413,18 @@ public final class SplitVirtqueue
      */
     public boolean flush()
     {
+        if (signallingSince != 0)
+        {
+            // The last interrupt's write never returned here: something was thrown out of it (HotSpot delivers a
+            // pending asynchronous error at such a call, see PmdAgent). Send it again, to the call fd in use now;
+            // a spare interrupt is harmless.
+            signallingSince = 0;
+            final int fd = callFd;
+            if (fd >= 0)
+            {
+                interrupt(fd);
+            }
+        }
         if (pendingUsed == 0)
         {
             return false;
@@ -437,14 +449,20 @@ public final class SplitVirtqueue
         final int fd = callFd;
         if (notify && fd >= 0)
         {
-            signallingFd = fd;
-            signallingSince = System.nanoTime() | 1;   // never 0, which means "not signalling"
-            EventFd.signal(fd);
-            signallingSince = 0;
+            interrupt(fd);
             interrupts++;
             return true;
         }
         return false;
+    }
+
+    /** Writes the call eventfd, stamped so that the control thread can see a write the front end made block. */
+    private void interrupt(final int fd)
+    {
+        signallingFd = fd;
+        signallingSince = System.nanoTime() | 1;   // never 0, which means "not signalling"
+        EventFd.signal(fd);
+        signallingSince = 0;
     }
 
     /** vring_need_event from the virtio spec: did the index move from old to new pass event? */

@@ -83,6 +83,8 @@ public final class VhostUserDevice implements AutoCloseable
         boolean addressed;
         int base;
         int kickFd = -1;
+        /** The kick eventfd's counter when last peeked at. */
+        long kicksSeen;
         int callFd = -1;
         int errFd = -1;
         boolean started;
@@ -505,6 +507,7 @@ public final class VhostUserDevice implements AutoCloseable
         {
             Fds.close(v.kickFd);
             v.kickFd = fd;
+            v.kicksSeen = fd >= 0 ? Math.max(0, EventFd.peekCount(fd)) : 0;
             // A ring is started by its kick fd (vhost-user.rst, "Starting and stopping rings"). We poll rather than
             // wait for kicks, so a front end that never kicks again (e.g. after reconnecting) still gets served.
             v.started = true;
@@ -657,8 +660,9 @@ public final class VhostUserDevice implements AutoCloseable
     }
 
     /**
-     * Drains the kick eventfds and counts what the front end sent. The data path polls and never waits on them;
-     * kicks are suppressed (NO_NOTIFY / avail_event), so a climbing count means a front end that ignores that.
+     * Counts what the front end sent on the kick eventfds. The data path polls and never waits on them; kicks are
+     * suppressed (NO_NOTIFY / avail_event), so a climbing count means a front end that ignores that. The counters
+     * are peeked at, never read: a read could block this thread on a description the front end made blocking.
      */
     public void countKicks()
     {
@@ -667,7 +671,12 @@ public final class VhostUserDevice implements AutoCloseable
         {
             if (v.kickFd >= 0)
             {
-                kicks += EventFd.drainIfReadable(v.kickFd);   // a front end's fd: may be blocking or bogus
+                final long count = EventFd.peekCount(v.kickFd);
+                if (count >= 0)
+                {
+                    kicks += count >= v.kicksSeen ? count - v.kicksSeen : count;   // lower: the front end read it
+                    v.kicksSeen = count;
+                }
             }
         }
         if (kicks != 0)

@@ -75,6 +75,9 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private int cursorOffset;
     private boolean starvedThisRound;
     private int receivedThisRound;
+    /** Set while a receive call holds chains it has not published: the ring and where it started. PMD-owned. */
+    private SplitVirtqueue receiveRing;
+    private int receiveCheckpoint;
     /** Segments this port's super-frames of the round would be cut into (at most, if a peer lacks TSO). */
     private int gsoSegmentsThisRound;
     private final TcpSegmenter segmenter = new TcpSegmenter(256 + MAX_MTU);
@@ -211,6 +214,9 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             return 0;
         }
         final int n = Math.min(Math.min(ring.available(), budget), MAX_BATCH);
+        // Where to go back to if this call is cut short by a throw (see abortReceive).
+        receiveRing = ring;
+        receiveCheckpoint = ring.checkpoint();
         final int[] heads = batchHeads;
         int taken = 0;
         while (taken < n)
@@ -224,6 +230,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         }
         if (taken == 0)
         {
+            receiveRing = null;
             return 0;
         }
         // The burst is taken in passes rather than frame by frame: each frame's descriptors and bytes were just
@@ -274,11 +281,29 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
                 }
             }
         }
+        receiveRing = null;   // from here on the frames belong to the pipeline, which completes them
         publisher.publishBatch();
         receivedThisRound += taken;
         counters.add(PortCounters.RX_PACKETS, taken);
         counters.add(PortCounters.RX_BYTES, bytes);
         return taken;
+    }
+
+    /**
+     * A throw cut the last receive short before its frames were published (the PMD publishes what was claimed
+     * as dropped, without completions): un-take the chains, so the guest loses no descriptor and the frames are
+     * taken again next round. Matters for a port that is not quarantined, e.g. when HotSpot delivers another
+     * port's memory fault here (see PmdAgent).
+     */
+    @Override
+    public void abortReceive()
+    {
+        final SplitVirtqueue ring = receiveRing;
+        if (ring != null)
+        {
+            receiveRing = null;
+            ring.rewind(receiveCheckpoint);
+        }
     }
 
     /** Where touchHeads leaves its sum, so the JIT cannot drop the loads as unused. */

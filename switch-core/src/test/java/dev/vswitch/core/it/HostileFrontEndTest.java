@@ -252,7 +252,9 @@ class HostileFrontEndTest
             tx.addTx(frame(99));
             SwitchHarness.await("vm3 serving a well-behaved front end", Duration.ofSeconds(3),
                 () -> c.get(PortCounters.RX_PACKETS) > before && tx.drainUsed().size() == 1);
-            assertTrue(EventFd.drain(fe.callFd(FrontEnd.TX_QUEUE)) > 0, "and interrupting it");
+            // The used index is published just before the interrupt is written: wait for the interrupt too.
+            SwitchHarness.await("vm3 interrupting it", Duration.ofSeconds(3),
+                () -> EventFd.drain(fe.callFd(FrontEnd.TX_QUEUE)) > 0);
         }
         SwitchHarness.await("vm3 released", Duration.ofSeconds(5), () -> !sw.port("vm3").isUp());
     }

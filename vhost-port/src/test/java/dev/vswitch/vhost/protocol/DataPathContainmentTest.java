@@ -10,13 +10,13 @@ import dev.vswitch.nativeio.LibC;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
+import dev.vswitch.pipeline.SupervisedRunner;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
 import dev.vswitch.vhost.testing.DriverRing;
 import dev.vswitch.vhost.testing.FrontEnd;
 import dev.vswitch.vhost.testing.GuestMemory;
-import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -60,7 +60,7 @@ class DataPathContainmentTest
 
     private VhostUserPort port;
     private PmdAgent pmd;
-    private AgentRunner runner;
+    private SupervisedRunner runner;
     private VhostUserEndpoint endpoint;
     private Path socket;
     private StallWatch watch;
@@ -71,8 +71,8 @@ class DataPathContainmentTest
     {
         port = new VhostUserPort(0, "hostile", 4);
         pmd = new PmdAgent("pmd-t", new SwitchPort[] {port}, new Stage[0], 1024, 32);
-        runner = new AgentRunner(new BackoffIdleStrategy(1, 1, 1_000, 100_000), Throwable::printStackTrace, null, pmd);
-        AgentRunner.startOnThread(runner);
+        runner = new SupervisedRunner(new BackoffIdleStrategy(1, 1, 1_000, 100_000), pmd::onFault, pmd);
+        runner.start();
         socket = dir.resolve("vhost.sock");
         endpoint = new VhostUserEndpoint(port, socket, true, 1000, pmd);
         endpoint.start();
@@ -233,7 +233,8 @@ class DataPathContainmentTest
             awaitTrue(() -> port.counters().get(PortCounters.RX_PACKETS) == before + 1,
                 "a well-behaved front end should be served on the same port");
             awaitTrue(() -> tx.drainUsed().size() == 1, "its TX chain should come back");
-            assertTrue(EventFd.drain(fe.callFd(TX_QUEUE)) > 0, "and it should be interrupted");
+            // The used index is published just before the interrupt is written: wait for the interrupt too.
+            awaitTrue(() -> EventFd.drain(fe.callFd(TX_QUEUE)) > 0, "and it should be interrupted");
         }
         awaitTrue(() -> !endpoint.isConnected(), "the well-behaved front end should be gone");
     }
