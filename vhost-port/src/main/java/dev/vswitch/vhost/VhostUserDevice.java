@@ -364,7 +364,8 @@ public final class VhostUserDevice implements AutoCloseable
         {
             total += sizes[i];
         }
-        Log.info(name, "memory table: " + count + " region(s), " + (total >> 20) + " MiB mapped");
+        Log.info(name, "memory table: " + count + " region(s), " + (total >> 20) + " MiB mapped, " +
+            (fresh.hasUnsealedRegions() ? "not sealable against shrinking (size watched)" : "sealed against shrinking"));
         VhostUserException firstFailure = null;
         for (int q = 0; q < MAX_QUEUES; q++)   // try every ring: one that no longer fits must not keep others down
         {
