@@ -6,6 +6,8 @@ import com.sun.jna.Pointer;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * Non-blocking eventfds as used for vhost-user kick/call notification. {@link #signal} is on the data path, so it
@@ -57,12 +59,91 @@ public final class EventFd
         }
     }
 
+    /** What /proc/self/fd/N links to for an eventfd (an anonymous inode: it has no path of its own). */
+    public static final String PROC_LINK = "anon_inode:[eventfd]";
+
     /**
-     * Read and reset the counter without blocking.
-     *
-     * @return the accumulated count, or 0 if nothing was pending.
-     * @throws UncheckedIOException for errors other than EAGAIN (e.g. EBADF), which indicate a caller bug.
+     * True if {@code fd} is an eventfd of this process. A peer may hand us anything in SCM_RIGHTS (a pipe, a socket,
+     * a file): only an eventfd has the semantics the notification protocol relies on (a write of 1 blocks only when
+     * the counter is saturated, a read returns 8 bytes).
      */
+    public static boolean isEventFd(final int fd)
+    {
+        return PROC_LINK.equals(describe(fd));
+    }
+
+    /** What {@code /proc/self/fd/fd} links to (for log lines), or a short reason it cannot be read. */
+    public static String describe(final int fd)
+    {
+        try
+        {
+            return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "unreadable fd " + fd;
+        }
+    }
+
+    /**
+     * The eventfd's counter, read from /proc/self/fdinfo without touching the fd: a read would reset it and could
+     * block (the peer shares the description and may have cleared O_NONBLOCK, and may empty the counter between a
+     * poll and our read). Returns -1 if it cannot be read. Allocates; for control threads.
+     */
+    public static long peekCount(final int fd)
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd)))
+            {
+                if (line.startsWith("eventfd-count:"))
+                {
+                    return Long.parseUnsignedLong(line.substring("eventfd-count:".length()).trim(), 16);
+                }
+            }
+            return -1;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return -1;
+        }
+    }
+
+    /**
+     * Sets O_NONBLOCK on the fd's open file description. A peer that holds the same description can clear it again
+     * at any time, so this is hygiene, not a guarantee: see {@link #releaseBlockedWriter}.
+     */
+    public static void setNonBlocking(final int fd)
+    {
+        try
+        {
+            final int flags = LibC.fcntl(fd, LibC.F_GETFL, 0);
+            if ((flags & LibC.O_NONBLOCK) == 0)
+            {
+                LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK);
+            }
+        }
+        catch (final LastErrorException ignore)
+        {
+            // a bad fd shows up where it is used; nothing to do here
+        }
+    }
+
+    /**
+     * Frees a thread blocked in {@link #signal} on {@code fd}: a write blocks only while the counter is at its
+     * maximum (0xfffffffffffffffe) and the description is blocking, and a read resets the counter to 0, which wakes
+     * the writer. Sets O_NONBLOCK first so the read itself cannot block should the counter already be 0 (the
+     * writer then is not blocked either). The peer may race to re-saturate; callers repeat while the writer is
+     * still inside {@link #signal}.
+     *
+     * @return what the read took from the counter (0 if nothing).
+     */
+    public static long releaseBlockedWriter(final int fd)
+    {
+        setNonBlocking(fd);
+        return drainIfReadable(fd);
+    }
+
     /**
      * Like {@link #drain}, but never blocks and never throws: for fds a peer handed us, which may be blocking, of
      * another kind, or already broken. Returns what was pending (0 if nothing was, or the fd is unusable).
@@ -80,6 +161,13 @@ public final class EventFd
         final Memory value = DRAIN_BUFFER.get();
         return LibC.Raw.read(fd, Pointer.nativeValue(value), Long.BYTES) == Long.BYTES ? value.getLong(0) : 0;
     }
+
+    /**
+     * Read and reset the counter without blocking.
+     *
+     * @return the accumulated count, or 0 if nothing was pending.
+     * @throws UncheckedIOException for errors other than EAGAIN (e.g. EBADF), which indicate a caller bug.
+     */
 
     public static long drain(final int fd)
     {

@@ -47,6 +47,41 @@ public final class Fds
     }
 
     /**
+     * Makes sure the file behind {@code fd} can no longer shrink: adds F_SEAL_SHRINK where the file allows seals
+     * (a memfd created with MFD_ALLOW_SEALING and not yet F_SEAL_SEAL'ed), and reports whether it now has it.
+     * False for files without seals (plain memfds, hugetlbfs or tmpfs files), which a peer can truncate under us.
+     */
+    public static boolean sealAgainstShrinking(final int fd)
+    {
+        try
+        {
+            if ((LibC.fcntl(fd, LibC.F_GET_SEALS, 0) & LibC.F_SEAL_SHRINK) != 0)
+            {
+                return true;
+            }
+            LibC.fcntl(fd, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK);
+            return true;
+        }
+        catch (final LastErrorException ex)
+        {
+            return false;   // EINVAL: no seals on this file; EPERM: sealing not allowed or sealed against seals
+        }
+    }
+
+    /** The file's size by fstat (through /proc, so the shared file offset is left alone), or -1. */
+    public static long statSize(final int fd)
+    {
+        try
+        {
+            return Files.size(Paths.get("/proc/self/fd/" + fd));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return -1;
+        }
+    }
+
+    /**
      * Close quietly: -1 is ignored and so are errors, because there is nothing a caller can do about a failed close
      * (Linux releases the fd even on EINTR, so retrying could close someone else's fd).
      */

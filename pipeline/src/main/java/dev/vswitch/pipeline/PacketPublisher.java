@@ -10,6 +10,8 @@ public final class PacketPublisher
 {
     private final RingBuffer<PacketEvent> ring;
     private long claimed = -1;
+    /** True between {@link #claim} and {@link #publish}: what {@link #abortBatch} must still publish. */
+    private boolean claimOpen;
     private long batchFirst = 0;
     private long batchLast = -1;
 
@@ -27,6 +29,7 @@ public final class PacketPublisher
     public PacketEvent claim(final int inPort)
     {
         claimed = ring.next();
+        claimOpen = true;
         final PacketEvent event = ring.get(claimed);
         event.reset(inPort);
         return event;
@@ -34,6 +37,7 @@ public final class PacketPublisher
 
     public void publish()
     {
+        claimOpen = false;
         ring.publish(claimed);
     }
 
@@ -58,5 +62,38 @@ public final class PacketPublisher
     public void publishBatch()
     {
         ring.publish(batchFirst, batchLast);
+        batchLast = batchFirst - 1;
+    }
+
+    /**
+     * After a port threw between {@link #claimBatch} and {@link #publishBatch}: the claimed sequences must still be
+     * published (the consumer waits for each in turn), so they go out as frames already dropped at the source, with
+     * no completion to hand back (the port is being taken out of service).
+     *
+     * @return how many events were published that way (0 if no batch was open).
+     */
+    public int abortBatch()
+    {
+        if (claimOpen)
+        {
+            final PacketEvent event = ring.get(claimed);
+            event.sourceDropReason = DropReason.PORT_DOWN;
+            event.completionToken = -1;
+            publish();
+            return 1;
+        }
+        final int n = (int)(batchLast - batchFirst + 1);
+        if (n <= 0)
+        {
+            return 0;
+        }
+        for (long seq = batchFirst; seq <= batchLast; seq++)
+        {
+            final PacketEvent event = ring.get(seq);
+            event.sourceDropReason = DropReason.PORT_DOWN;
+            event.completionToken = -1;
+        }
+        publishBatch();
+        return n;
     }
 }

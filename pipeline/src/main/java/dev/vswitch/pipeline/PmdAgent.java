@@ -16,17 +16,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * then flushes every port so used-ring updates and interrupts go out once per round, not once per frame.
  * <p>
  * The round counter doubles as a quiescence barrier for the control plane ({@link DatapathBarrier}).
+ * <p>
+ * Supervised: anything thrown while serving one port (a bug, or the InternalError HotSpot raises when an Unsafe
+ * access hits guest memory that was truncated away) takes that port out of service and the round goes on for the
+ * others ({@link PortSupervisor}). The try blocks cost nothing while nothing is thrown.
  */
 public final class PmdAgent implements Agent, DatapathBarrier
 {
-    private static final long QUIESCE_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
-
     private final String name;
     private final SwitchPort[] ports;
     private final RingBuffer<PacketEvent> ring;
     private final EventPoller<PacketEvent> poller;
     private final PacketPublisher publisher;
     private final PipelineHandler handler;
+    private final PortSupervisor supervisor;
     private final int burst;
     private final AtomicLong rounds = new AtomicLong();
     /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
@@ -35,6 +38,10 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     private int firstPort;
+    /** Set by {@link #awaitQuiescent}: pass through a VM transition at the next round's start (see round()). */
+    private volatile boolean passTransition;
+    /** Index of the port the round is serving (-1: running the pipeline), for blame when a fault surfaces late. */
+    private int serving = -1;
 
     public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final int ringSize,
         final int burst)
@@ -47,6 +54,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         ring.addGatingSequences(poller.getSequence());
         this.publisher = new PacketPublisher(ring);
         this.handler = new PipelineHandler(stages, ports);
+        this.supervisor = new PortSupervisor(name, ports);
     }
 
     @Override
@@ -56,8 +64,81 @@ public final class PmdAgent implements Agent, DatapathBarrier
     }
 
     @Override
-    public int doWork() throws Exception
+    public int doWork()
     {
+        try
+        {
+            return round();
+        }
+        catch (final Throwable t)
+        {
+            // Thrown where no per-port catch stood. HotSpot raises the InternalError for a fault in an Unsafe access
+            // from compiled code asynchronously, at the thread's next VM transition (a native call, a safepoint), so
+            // it can surface anywhere in the round (seen in EventPoller.poll) or even rounds later; the supervisor
+            // finds the port to blame by its state.
+            fault(serving, "round", t);
+            return 0;
+        }
+    }
+
+    private static void abortReceive(final SwitchPort port)
+    {
+        try
+        {
+            port.abortReceive();
+        }
+        catch (final Throwable ignore)
+        {
+            // the supervisor is told of the first throw; this port will be quarantined or reset anyway
+        }
+    }
+
+    /**
+     * Handles a fault that left the round, never throwing: an asynchronous error can be delivered again while this
+     * runs (one per faulting access), and AgentRunner ends the thread for any Error that reaches it.
+     */
+    private void fault(final int port, final String where, final Throwable t)
+    {
+        Throwable fault = t;
+        for (int attempt = 0; fault != null && attempt < 8; attempt++)
+        {
+            try
+            {
+                publisher.abortBatch();   // published as dropped frames, polled next round
+                for (final SwitchPort p : ports)
+                {
+                    abortReceive(p);   // a no-op but for a port cut short in the middle of its receive
+                }
+                supervisor.fault(port, where, fault);
+                rounds.set(rounds.get() + 1);   // the round is over: it reads nothing more
+                fault = null;
+            }
+            catch (final Throwable again)
+            {
+                fault = again;
+            }
+        }
+    }
+
+    /**
+     * For the runner ({@link SupervisedRunner}): something thrown outside the round's own guard (in the idle
+     * strategy, in an agent sharing the thread, between rounds). Never throws.
+     */
+    public void onFault(final Throwable t)
+    {
+        fault(-1, "pmd thread", t);
+    }
+
+    private int round() throws Exception
+    {
+        if (passTransition)
+        {
+            // A control thread is waiting for quiescence, about to free or reuse what it withdrew. A fault from
+            // an access to that state may still be pending in HotSpot (delivered only at a VM transition): take it
+            // here, between rounds, where nothing is half done, rather than later in the middle of another port.
+            passTransition = false;
+            Thread.yield();
+        }
         final long start = System.nanoTime();
         int received = 0;
         final SwitchPort[] ports = this.ports;
@@ -77,20 +158,48 @@ public final class PmdAgent implements Agent, DatapathBarrier
             {
                 break;
             }
-            received += ports[index].receive(publisher, Math.min(burst, Math.max(1, room / left)));
+            serving = index;
+            try
+            {
+                received += ports[index].receive(publisher, Math.min(burst, Math.max(1, room / left)));
+            }
+            catch (final Throwable t)
+            {
+                received += publisher.abortBatch();   // what it claimed goes through as dropped frames
+                abortReceive(ports[index]);
+                supervisor.fault(index, "receive", t);
+            }
             index = index + 1 == count ? 0 : index + 1;
         }
         if (received > 0)
         {
             for (int i = 0; i < count; i++)
             {
-                ports[i].prepareTransmit(received);
+                serving = i;
+                try
+                {
+                    ports[i].prepareTransmit(received);
+                }
+                catch (final Throwable t)
+                {
+                    supervisor.fault(i, "prepareTransmit", t);
+                }
             }
-            poller.poll(handler);
+            serving = -1;
+            poller.poll(handler);   // the handler catches per frame: it never leaves a frame half done
+            supervisor.afterPoll(handler);
         }
         for (int i = 0; i < ports.length; i++)
         {
-            ports[i].flush();
+            serving = i;
+            try
+            {
+                ports[i].flush();
+            }
+            catch (final Throwable t)
+            {
+                supervisor.fault(i, "flush", t);
+            }
         }
         // A full volatile store (one fence per round, not per frame): the quiescence barrier relies on it being
         // ordered after every volatile read of port state this round made, under the JMM and not just on x86.
@@ -118,30 +227,38 @@ public final class PmdAgent implements Agent, DatapathBarrier
     }
 
     @Override
-    public void awaitQuiescent()
+    public boolean awaitQuiescent(final long timeoutNanos)
     {
         final Thread pmd = thread;
         if (pmd == null || pmd == Thread.currentThread())
         {
-            return;
+            return true;
         }
+        passTransition = true;
         // Two increments: the round in progress when the caller withdrew its state may have read it; the next
         // one started after the withdrawal and cannot.
         final long target = rounds.get() + 2;
-        final long deadline = System.nanoTime() + QUIESCE_TIMEOUT_NANOS;
+        final long deadline = System.nanoTime() + timeoutNanos;
         while (rounds.get() < target)
         {
             if (thread == null)
             {
-                return;
+                return true;
             }
-            if (System.nanoTime() > deadline)
+            if (System.nanoTime() - deadline > 0)
             {
-                throw new IllegalStateException(name + ": data path did not finish a round within 5 s");
+                return false;
             }
             Thread.onSpinWait();
             Thread.yield();
         }
+        return true;
+    }
+
+    /** Ports taken out of service after a fault on this PMD, by index (see {@link PortSupervisor}). */
+    public long quarantines(final int port)
+    {
+        return supervisor.quarantines(port);
     }
 
     public long rounds()

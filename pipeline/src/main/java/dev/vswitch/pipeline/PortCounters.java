@@ -23,7 +23,9 @@ public final class PortCounters
     public static final int TX_SEGMENTED = 10; // segments the switch cut for a peer without TSO
     public static final int TX_CSUM_FILLED = 11; // checksums the switch completed for a peer without CSUM
     public static final int KICKS = 12;       // notifications the peer sent although we poll (control thread writes)
-    private static final int DROPS_BASE = 13; // + DropReason, counted at the port where the drop happened
+    public static final int QUARANTINED = 13; // times the PMD took the port out of service after a fault on it
+    public static final int SIGNAL_STUCK = 14; // times a call eventfd write blocked the PMD (the port is then reset)
+    private static final int DROPS_BASE = 15; // + DropReason, counted at the port where the drop happened
     private static final int COUNT = DROPS_BASE + DropReason.COUNT;
 
     private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
@@ -75,6 +77,10 @@ public final class PortCounters
         {
             sb.append(" gso-in=").append(get(RX_GSO)).append(" gso-out=").append(get(TX_GSO))
                 .append(" segmented=").append(get(TX_SEGMENTED)).append(" csum-filled=").append(get(TX_CSUM_FILLED));
+        }
+        if (get(QUARANTINED) + get(SIGNAL_STUCK) != 0)
+        {
+            sb.append(" quarantined=").append(get(QUARANTINED)).append(" signal-stuck=").append(get(SIGNAL_STUCK));
         }
         sb.append(" drops=").append(totalDrops());
         for (int r = 1; r < DropReason.COUNT; r++)

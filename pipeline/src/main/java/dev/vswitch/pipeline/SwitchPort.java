@@ -45,4 +45,29 @@ public interface SwitchPort
     boolean isUp();
 
     PortCounters counters();
+
+    /**
+     * Asked on the PMD thread after something was thrown while it served some port: true if this port's own state
+     * explains it (e.g. its guest memory was truncated under the mappings). Must be cheap and must not throw.
+     */
+    default boolean isDamaged()
+    {
+        return false;
+    }
+
+    /**
+     * Called on the PMD thread when {@link #receive} threw: the frames it claimed are published as dropped without
+     * completions, so a port that had taken buffers from its peer must give them back (or take them again).
+     */
+    default void abortReceive()
+    {
+    }
+
+    /**
+     * Takes the port out of the data path after a fault, on the PMD thread: it must stop reading and writing the
+     * peer's memory at once (the next rounds skip it) and leave the rest (reset, reconnect) to its control plane.
+     */
+    default void quarantine(String reason)
+    {
+    }
 }

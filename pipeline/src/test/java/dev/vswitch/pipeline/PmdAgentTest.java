@@ -350,7 +350,7 @@ class PmdAgentTest
             awaitHeld(heldRounds, 1);                 // PMD is inside round 1, rounds() == 0
             assertEquals(0, agent.rounds());
 
-            final Future<?> barrier = control.submit(agent::awaitQuiescent);
+            final Future<?> barrier = control.submit((Runnable)agent::awaitQuiescent);
             Thread.sleep(50);                          // let the caller read the round counter
             assertFalse(barrier.isDone(), "returned while a round was in progress");
 

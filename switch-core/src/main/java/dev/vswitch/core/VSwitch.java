@@ -15,6 +15,7 @@ import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
+import dev.vswitch.pipeline.SupervisedRunner;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
@@ -31,7 +32,6 @@ import dev.vswitch.vhost.VhostUserPort;
 import net.openhft.affinity.Affinity;
 import org.HdrHistogram.Histogram;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.CompositeAgent;
@@ -64,7 +64,7 @@ public final class VSwitch implements AutoCloseable
     private final MacTable fdb;
     private final Stage[] stages;
     private final PmdAgent pmd;
-    private final AgentRunner pmdRunner;
+    private final SupervisedRunner pmdRunner;
     /** Counters stages registered for the metrics endpoint. */
     private final StageCounters stageCounters = new StageCounters();
     /** The one reader of the PMD's latency recorder (stats printer and metrics both ask it). */
@@ -121,7 +121,8 @@ public final class VSwitch implements AutoCloseable
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(dp.maxParkMicros()));
-        pmdRunner = new AgentRunner(idle, this::onPmdError, null, new PinnedAgent(datapath, pmd.roleName(), cpu));
+        // Not AgentRunner: it ends the thread on any Error, and a guest can make HotSpot throw one (see the runner).
+        pmdRunner = new SupervisedRunner(idle, this::onPmdError, new PinnedAgent(datapath, pmd.roleName(), cpu));
     }
 
     /** The FDB, with ports identified by name (so a persisted table survives edits) and the static entries. */
@@ -229,7 +230,7 @@ public final class VSwitch implements AutoCloseable
         {
             mirror.start();
         }
-        AgentRunner.startOnThread(pmdRunner);
+        pmdRunner.start();
         for (int i = 0; i < ports.length; i++)
         {
             final PortConfig pc = config.ports().get(i);
@@ -284,7 +285,7 @@ public final class VSwitch implements AutoCloseable
 
     private void onPmdError(final Throwable t)
     {
-        Log.error(LOG, "data path error: " + t);
+        pmd.onFault(t);   // logs, and quarantines the port to blame if there is one
     }
 
     private void statsLoop(final int intervalSeconds)

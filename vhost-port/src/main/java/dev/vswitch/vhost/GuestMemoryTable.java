@@ -21,6 +21,11 @@ public final class GuestMemoryTable implements AutoCloseable
     private final long[] host = new long[MAX_REGIONS];
     private final long[] mapAddress = new long[MAX_REGIONS];
     private final long[] mapLength = new long[MAX_REGIONS];
+    /**
+     * Per region, the front end's fd when its file could not be sealed against shrinking (else -1): kept open so
+     * {@link #isTruncated} can tell a fault caused by the front end truncating it from anything else.
+     */
+    private final int[] unsealedFd = {-1, -1, -1, -1, -1, -1, -1, -1};
     private boolean closed;
 
     private GuestMemoryTable(final int count)
@@ -30,7 +35,13 @@ public final class GuestMemoryTable implements AutoCloseable
 
     /**
      * Maps the regions of a SET_MEM_TABLE message. Takes ownership of the fds: they are closed before returning,
-     * whether mapping succeeded or not (the mappings keep the memory alive).
+     * whether mapping succeeded or not (the mappings keep the memory alive), except the fd of a region whose file
+     * cannot be sealed against shrinking, which the table keeps (and closes in {@link #close}).
+     * <p>
+     * A front end that truncates a mapped file makes our next access to the lost pages fault (SIGBUS): sealing
+     * (F_SEAL_SHRINK) rules that out where the file allows it: QEMU's memory-backend-memfd seals its memfd itself
+     * (seal=on is its default), a memfd made with MFD_ALLOW_SEALING gets the seal here. Elsewhere (DPDK's
+     * --no-huge memfd, hugetlbfs files) the data path's supervisor relies on {@link #isTruncated}.
      */
     public static GuestMemoryTable map(
         final int count, final long[] gpa, final long[] sizes, final long[] uva, final long[] mmapOffset,
@@ -47,7 +58,7 @@ public final class GuestMemoryTable implements AutoCloseable
             {
                 for (int i = 0; i < count; i++)
                 {
-                    table.mapRegion(i, gpa[i], sizes[i], uva[i], mmapOffset[i], fds[i]);
+                    table.mapRegion(i, gpa[i], sizes[i], uva[i], mmapOffset[i], fds);
                 }
             }
             catch (final VhostUserException | RuntimeException ex)
@@ -61,7 +72,7 @@ public final class GuestMemoryTable implements AutoCloseable
         {
             for (int i = 0; i < Math.min(count, fds.length); i++)
             {
-                Fds.close(fds[i]);
+                Fds.close(fds[i]);   // -1 for fds a table kept
             }
         }
     }
@@ -78,8 +89,9 @@ public final class GuestMemoryTable implements AutoCloseable
     }
 
     private void mapRegion(final int i, final long gpa, final long len, final long uva, final long offset,
-        final int fd) throws VhostUserException
+        final int[] fds) throws VhostUserException
     {
+        final int fd = fds[i];
         if (len <= 0)   // also rejects sizes >= 2^63, far beyond any real guest
         {
             throw new VhostUserException("region " + i + ": size " + Long.toUnsignedString(len) + " invalid");
@@ -123,6 +135,37 @@ public final class GuestMemoryTable implements AutoCloseable
         mapAddress[i] = address;
         mapLength[i] = offset + len;
         host[i] = address + offset;
+        if (!Fds.sealAgainstShrinking(fd))
+        {
+            unsealedFd[i] = fd;
+            fds[i] = -1;
+        }
+    }
+
+    /** True if the table has regions the front end could truncate (no F_SEAL_SHRINK on their file). */
+    public boolean hasUnsealedRegions()
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (unsealedFd[i] >= 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** True if a region's file is now shorter than what we mapped of it (touching the rest would SIGBUS). */
+    public boolean isTruncated()
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (unsealedFd[i] >= 0 && Fds.statSize(unsealedFd[i]) < mapLength[i])
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     public int regionCount()
@@ -196,6 +239,8 @@ public final class GuestMemoryTable implements AutoCloseable
                 Mmap.unmap(mapAddress[i], mapLength[i]);
                 mapAddress[i] = 0;
             }
+            Fds.close(unsealedFd[i]);
+            unsealedFd[i] = -1;
         }
     }
 }

@@ -49,6 +49,15 @@ public final class SplitVirtqueue
     private final GuestMemoryTable memory;
     private final boolean eventIdx;
     private volatile int callFd;
+    /**
+     * nanoTime when the PMD entered the call-fd write now in progress, 0 when none is: the front end shares the
+     * eventfd's file description and can make that write block (clear O_NONBLOCK, saturate the counter), so the
+     * port's control thread watches this and frees the PMD ({@link EventFd#releaseBlockedWriter}). Written around
+     * each interrupt only, never per frame.
+     */
+    private volatile long signallingSince;
+    /** The fd that write goes to (stable while signallingSince != 0). */
+    private volatile int signallingFd = -1;
 
     private int lastAvail;
     /** avail->idx as last read: chains up to it are known to be there without touching the driver's line again. */
@@ -109,6 +118,30 @@ public final class SplitVirtqueue
         return size;
     }
 
+    /** Host address of the descriptor table. */
+    public long descAddress()
+    {
+        return desc;
+    }
+
+    /** Host address of the avail ring. */
+    public long availAddress()
+    {
+        return avail;
+    }
+
+    /** Host address of the used ring. */
+    public long usedAddress()
+    {
+        return used;
+    }
+
+    /** The memory table the ring's addresses point into. */
+    public GuestMemoryTable memory()
+    {
+        return memory;
+    }
+
     /** Next avail index the device will process; what GET_VRING_BASE returns once the ring is stopped. */
     public int lastAvailIndex()
     {
@@ -123,6 +156,18 @@ public final class SplitVirtqueue
     public long interrupts()
     {
         return interrupts;
+    }
+
+    /** nanoTime (| 1) when the write to the call fd now in progress began, or 0 if none is in progress. */
+    public long signallingSince()
+    {
+        return signallingSince;
+    }
+
+    /** The call fd of the write in progress (meaningful while {@link #signallingSince} is not 0). */
+    public int signallingFd()
+    {
+        return signallingFd;
     }
 
     /** A new call eventfd takes effect at the next flush. */
@@ -368,6 +413,18 @@ public final class SplitVirtqueue
      */
     public boolean flush()
     {
+        if (signallingSince != 0)
+        {
+            // The last interrupt's write never returned here: something was thrown out of it (HotSpot delivers a
+            // pending asynchronous error at such a call, see PmdAgent). Send it again, to the call fd in use now;
+            // a spare interrupt is harmless.
+            signallingSince = 0;
+            final int fd = callFd;
+            if (fd >= 0)
+            {
+                interrupt(fd);
+            }
+        }
         if (pendingUsed == 0)
         {
             return false;
@@ -392,11 +449,20 @@ public final class SplitVirtqueue
         final int fd = callFd;
         if (notify && fd >= 0)
         {
-            EventFd.signal(fd);
+            interrupt(fd);
             interrupts++;
             return true;
         }
         return false;
+    }
+
+    /** Writes the call eventfd, stamped so that the control thread can see a write the front end made block. */
+    private void interrupt(final int fd)
+    {
+        signallingFd = fd;
+        signallingSince = System.nanoTime() | 1;   // never 0, which means "not signalling"
+        EventFd.signal(fd);
+        signallingSince = 0;
     }
 
     /** vring_need_event from the virtio spec: did the index move from old to new pass event? */

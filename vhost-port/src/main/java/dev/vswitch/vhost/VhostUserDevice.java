@@ -5,6 +5,8 @@ import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.DatapathBarrier;
 import dev.vswitch.pipeline.Log;
 
+import java.util.concurrent.TimeUnit;
+
 import static dev.vswitch.vhost.VhostUserMessage.*;
 import static dev.vswitch.vhost.VirtioNet.bit;
 import static dev.vswitch.vhost.VirtioNet.has;
@@ -52,7 +54,25 @@ public final class VhostUserDevice implements AutoCloseable
 
         /** The port's counters: the control plane adds the kicks it drains. */
         dev.vswitch.pipeline.PortCounters counters();
+
+        /** Why the data path took the port out of service, or null while it serves it. */
+        default String quarantineReason()
+        {
+            return null;
+        }
+
+        /** The device has been reset after a quarantine: rings may be published again. */
+        default void clearQuarantine()
+        {
+        }
     }
+
+    /** A call-fd write in progress for longer than this is a PMD blocked by the front end. */
+    static final long SIGNAL_STUCK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /** How long one quiescence wait lasts before the device looks for (and frees) a PMD stuck on its fds. */
+    private static final long QUIESCE_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** After {@link #abandonWaits()}: how long a wait may still take before the device gives up on the PMD. */
+    private static final long ABANDON_AFTER_NANOS = TimeUnit.SECONDS.toNanos(3);
 
     private static final class Vring
     {
@@ -63,6 +83,8 @@ public final class VhostUserDevice implements AutoCloseable
         boolean addressed;
         int base;
         int kickFd = -1;
+        /** The kick eventfd's counter when last peeked at. */
+        long kicksSeen;
         int callFd = -1;
         int errFd = -1;
         boolean started;
@@ -78,6 +100,12 @@ public final class VhostUserDevice implements AutoCloseable
     private boolean featuresSet;
     private long protocolFeatures;
     private GuestMemoryTable memory;
+    /** Set when the switch is stopping: waits for the PMD end after a bound, leaking rather than hanging. */
+    private volatile boolean abandonWaits;
+    /** Set when a wait was abandoned: the PMD may still hold our memory, so it is not unmapped. */
+    private boolean leakOnReset;
+    /** SET_OWNER received: the front end has finished its initial handshake. */
+    private boolean owned;
 
     public VhostUserDevice(final String name, final RingHost host, final DatapathBarrier barrier)
     {
@@ -100,6 +128,12 @@ public final class VhostUserDevice implements AutoCloseable
         return has(protocolFeatures, VirtioNet.PROTOCOL_F_REPLY_ACK);
     }
 
+    /** True once SET_OWNER arrived (QEMU and DPDK send it as part of connecting, before any memory or ring). */
+    public boolean isOwned()
+    {
+        return owned;
+    }
+
     public boolean isRunning(final int queue)
     {
         return vrings[queue].live != null;
@@ -118,6 +152,10 @@ public final class VhostUserDevice implements AutoCloseable
             throw new VhostUserException("unsupported protocol version in flags 0x" + Integer.toHexString(msg.flags()));
         }
         final int request = msg.request();
+        if (!owned && needsOwner(request))
+        {
+            throw new VhostUserException(name(request) + " before SET_OWNER");
+        }
         switch (request)
         {
             case GET_FEATURES:
@@ -126,6 +164,7 @@ public final class VhostUserDevice implements AutoCloseable
                 setFeatures(payloadU64(msg));
                 return 0;
             case SET_OWNER:
+                owned = true;
                 return 0;
             case RESET_OWNER:
                 Log.info(name, "front end reset the device");
@@ -174,6 +213,28 @@ public final class VhostUserDevice implements AutoCloseable
             default:
                 throw new VhostUserException("unsupported request " + name(request) + " (" + msg.size() +
                     " byte payload)");
+        }
+    }
+
+    /**
+     * Requests that set up memory or rings need an owner (vhost-user.rst: SET_OWNER "must be sent before any other
+     * setup"); queries (GET_FEATURES, GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM), which QEMU sends first, do not.
+     */
+    private static boolean needsOwner(final int request)
+    {
+        switch (request)
+        {
+            case SET_MEM_TABLE:
+            case SET_VRING_NUM:
+            case SET_VRING_ADDR:
+            case SET_VRING_BASE:
+            case SET_VRING_KICK:
+            case SET_VRING_CALL:
+            case SET_VRING_ERR:
+            case SET_VRING_ENABLE:
+                return true;
+            default:
+                return false;
         }
     }
 
@@ -267,6 +328,22 @@ public final class VhostUserDevice implements AutoCloseable
             offsets[i] = msg.u64(o + 24);
             fds[i] = msg.takeFd(i);
         }
+        for (int i = 0; i < count; i++)
+        {
+            for (int j = i + 1; j < count; j++)
+            {
+                // Sizes may be hostile: compare without forming an end address that could wrap (map() rejects
+                // wrapping regions; an overlap check must not be fooled by one first).
+                if (overlaps(gpa[i], sizes[i], gpa[j], sizes[j]) || overlaps(uva[i], sizes[i], uva[j], sizes[j]))
+                {
+                    for (final int fd : fds)
+                    {
+                        Fds.close(fd);
+                    }
+                    throw new VhostUserException("SET_MEM_TABLE regions " + i + " and " + j + " overlap");
+                }
+            }
+        }
         final GuestMemoryTable fresh = GuestMemoryTable.map(count, gpa, sizes, uva, offsets, fds);
 
         // Rings point into the old table: stop them, swap, unmap, restart them over the new one.
@@ -287,7 +364,8 @@ public final class VhostUserDevice implements AutoCloseable
         {
             total += sizes[i];
         }
-        Log.info(name, "memory table: " + count + " region(s), " + (total >> 20) + " MiB mapped");
+        Log.info(name, "memory table: " + count + " region(s), " + (total >> 20) + " MiB mapped, " +
+            (fresh.hasUnsealedRegions() ? "not sealable against shrinking (size watched)" : "sealed against shrinking"));
         VhostUserException firstFailure = null;
         for (int q = 0; q < MAX_QUEUES; q++)   // try every ring: one that no longer fits must not keep others down
         {
@@ -307,6 +385,13 @@ public final class VhostUserDevice implements AutoCloseable
         {
             throw firstFailure;
         }
+    }
+
+    /** [a, a+aLen) and [b, b+bLen) share a byte (unsigned, no end address formed). */
+    static boolean overlaps(final long a, final long aLen, final long b, final long bLen)
+    {
+        return Long.compareUnsigned(a, b) <= 0 ? Long.compareUnsigned(b - a, aLen) < 0 :
+            Long.compareUnsigned(a - b, bLen) < 0;
     }
 
     private Vring vring(final long index) throws VhostUserException
@@ -407,11 +492,23 @@ public final class VhostUserDevice implements AutoCloseable
                 " fds" + (noFd ? " but says it has none" : ", expected 1"));
         }
         final int fd = noFd ? -1 : msg.takeFd(0);
+        if (fd >= 0 && !EventFd.isEventFd(fd))
+        {
+            final String what = EventFd.describe(fd);
+            Fds.close(fd);
+            throw new VhostUserException(name(request) + " for ring " + index + ": fd is not an eventfd (" + what +
+                ")");
+        }
+        if (fd >= 0)
+        {
+            EventFd.setNonBlocking(fd);   // hygiene only: the front end shares the description (see quiesce)
+        }
         final Vring v = vrings[index];
         if (request == SET_VRING_KICK)
         {
             Fds.close(v.kickFd);
             v.kickFd = fd;
+            v.kicksSeen = fd >= 0 ? Math.max(0, EventFd.peekCount(fd)) : 0;
             // A ring is started by its kick fd (vhost-user.rst, "Starting and stopping rings"). We poll rather than
             // wait for kicks, so a front end that never kicks again (e.g. after reconnecting) still gets served.
             v.started = true;
@@ -428,7 +525,7 @@ public final class VhostUserDevice implements AutoCloseable
             if (v.live != null)
             {
                 v.live.callFd(fd);
-                barrier.awaitQuiescent();   // the PMD may be writing the old fd right now
+                quiesce();   // the PMD may be writing the old fd right now
             }
             Fds.close(old);
         }
@@ -485,6 +582,7 @@ public final class VhostUserDevice implements AutoCloseable
         {
             throw new VhostUserException("ring " + index + " addresses are misaligned");
         }
+        checkNoOverlap(index, desc, avail, used, num);
         final SplitVirtqueue ring = new SplitVirtqueue(num, desc, avail, used, memory,
             has(features, VirtioNet.F_RING_EVENT_IDX), v.callFd, v.base);
         ring.suppressKicks();
@@ -492,6 +590,50 @@ public final class VhostUserDevice implements AutoCloseable
         host.publishRing(index, ring, features);
         Log.info(name, "ring " + index + (index % 2 == 0 ? " (guest rx)" : " (guest tx)") + " started: size " +
             num + ", base " + v.base + (v.kickFd < 0 ? ", no kick fd (polled)" : ""));
+    }
+
+    /**
+     * The parts we write (used rings) must not overlap anything else a ring is made of: no real driver lays rings
+     * out that way, and a used ring written over a descriptor table or another ring's avail ring turns the device's
+     * own writes into hostile input. Read-only parts (descriptor tables, avail rings) may not overlap each other
+     * either, within a ring and across the port's rings.
+     */
+    private void checkNoOverlap(final int index, final long desc, final long avail, final long used, final int num)
+        throws VhostUserException
+    {
+        final long[] start = new long[3 * MAX_QUEUES];
+        final long[] length = new long[3 * MAX_QUEUES];
+        final String[] what = new String[3 * MAX_QUEUES];
+        int n = 0;
+        for (int q = 0; q < MAX_QUEUES; q++)
+        {
+            final SplitVirtqueue other = q == index ? null : vrings[q].live;
+            if (q != index && other == null)
+            {
+                continue;
+            }
+            final int size = q == index ? num : other.size();
+            start[n] = q == index ? desc : other.descAddress();
+            length[n] = SplitVirtqueue.descTableBytes(size);
+            what[n++] = "ring " + q + " descriptors";
+            start[n] = q == index ? avail : other.availAddress();
+            length[n] = SplitVirtqueue.availRingBytes(size);   // with used_event
+            what[n++] = "ring " + q + " avail";
+            start[n] = q == index ? used : other.usedAddress();
+            length[n] = SplitVirtqueue.usedRingBytes(size);    // with avail_event
+            what[n++] = "ring " + q + " used";
+        }
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = i + 1; j < n; j++)
+            {
+                if (Long.compareUnsigned(start[i], start[j] + length[j]) < 0 &&
+                    Long.compareUnsigned(start[j], start[i] + length[i]) < 0)
+                {
+                    throw new VhostUserException("ring " + index + " refused: " + what[i] + " overlaps " + what[j]);
+                }
+            }
+        }
     }
 
     /** Withdraws a ring from the data path and waits until no PMD round can still be using it. */
@@ -504,7 +646,10 @@ public final class VhostUserDevice implements AutoCloseable
             return;
         }
         host.publishRing(index, null, 0);
-        barrier.awaitQuiescent();
+        if (!quiesce())
+        {
+            leakOnReset = true;   // the PMD never came back: leave the ring's memory mapped (we are exiting)
+        }
         // Every frame of a round is completed and flushed before the round ends, so the next avail index is
         // exactly where the guest can resume.
         v.base = ring.lastAvailIndex();
@@ -516,8 +661,9 @@ public final class VhostUserDevice implements AutoCloseable
     }
 
     /**
-     * Drains the kick eventfds and counts what the front end sent. The data path polls and never waits on them;
-     * kicks are suppressed (NO_NOTIFY / avail_event), so a climbing count means a front end that ignores that.
+     * Counts what the front end sent on the kick eventfds. The data path polls and never waits on them; kicks are
+     * suppressed (NO_NOTIFY / avail_event), so a climbing count means a front end that ignores that. The counters
+     * are peeked at, never read: a read could block this thread on a description the front end made blocking.
      */
     public void countKicks()
     {
@@ -526,13 +672,121 @@ public final class VhostUserDevice implements AutoCloseable
         {
             if (v.kickFd >= 0)
             {
-                kicks += EventFd.drainIfReadable(v.kickFd);   // a front end's fd: may be blocking or bogus
+                final long count = EventFd.peekCount(v.kickFd);
+                if (count >= 0)
+                {
+                    kicks += count >= v.kicksSeen ? count - v.kicksSeen : count;   // lower: the front end read it
+                    v.kicksSeen = count;
+                }
             }
         }
         if (kicks != 0)
         {
             host.counters().add(dev.vswitch.pipeline.PortCounters.KICKS, kicks);
         }
+    }
+
+    /**
+     * Waits until the PMD can no longer use what was just withdrawn, and frees it if the front end has it blocked:
+     * the PMD's only blocking call is the write to a call eventfd, which blocks while the counter is saturated and
+     * the description is blocking, both of which the front end controls. A read of the counter (from here, with
+     * O_NONBLOCK set again) wakes that write. Never throws; returns false only after {@link #abandonWaits()}.
+     */
+    private boolean quiesce()
+    {
+        final long start = System.nanoTime();
+        long nextLog = start + TimeUnit.SECONDS.toNanos(5);
+        while (!barrier.awaitQuiescent(QUIESCE_SLICE_NANOS))
+        {
+            releaseStuckSignals(0);
+            final long now = System.nanoTime();
+            if (abandonWaits && now - start > ABANDON_AFTER_NANOS)
+            {
+                Log.warn(name, "data path did not finish a round in " + TimeUnit.NANOSECONDS.toMillis(now - start) +
+                    " ms while stopping; leaving this port's memory mapped");
+                return false;
+            }
+            if (now - nextLog > 0)
+            {
+                Log.warn(name, "still waiting for the data path (" + TimeUnit.NANOSECONDS.toSeconds(now - start) +
+                    " s)");
+                nextLog = now + TimeUnit.SECONDS.toNanos(5);
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Frees the PMD from each of this device's rings whose call-fd write has lasted longer than {@code minNanos}.
+     *
+     * @return true if one was found.
+     */
+    private boolean releaseStuckSignals(final long minNanos)
+    {
+        boolean found = false;
+        for (final Vring v : vrings)
+        {
+            final SplitVirtqueue ring = v.live;
+            if (ring == null)
+            {
+                continue;
+            }
+            final long since = ring.signallingSince();
+            if (since != 0 && System.nanoTime() - since > minNanos)
+            {
+                EventFd.releaseBlockedWriter(ring.signallingFd());
+                found = true;
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Called by the control thread between messages (at least every poll interval): throws, so the endpoint drops
+     * the front end and resets the device, if the data path quarantined the port, if the guest memory under the
+     * rings was truncated, or if a call-fd write has blocked the PMD for longer than {@link #SIGNAL_STUCK_NANOS}
+     * (then the rings are withdrawn first, so the PMD cannot be caught again on the way out, and it is freed).
+     */
+    public void watchDataPath() throws VhostUserException
+    {
+        final String quarantine = host.quarantineReason();
+        if (quarantine != null)
+        {
+            throw new VhostUserException("data path quarantined the port after a fault in " + quarantine);
+        }
+        for (int q = 0; q < MAX_QUEUES; q++)
+        {
+            final SplitVirtqueue ring = vrings[q].live;
+            if (ring == null)
+            {
+                continue;
+            }
+            final long since = ring.signallingSince();
+            if (since != 0 && System.nanoTime() - since > SIGNAL_STUCK_NANOS)
+            {
+                host.counters().increment(dev.vswitch.pipeline.PortCounters.SIGNAL_STUCK);
+                host.publishRing(0, null, 0);
+                host.publishRing(1, null, 0);
+                releaseStuckSignals(0);
+                throw new VhostUserException("ring " + q + ": writing its call eventfd blocked the data path for " +
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - since) + " ms (counter saturated, " +
+                    "O_NONBLOCK cleared by the front end)");
+            }
+        }
+        final GuestMemoryTable m = memory;
+        if (m != null && m.hasUnsealedRegions() && (vrings[0].live != null || vrings[1].live != null) &&
+            m.isTruncated())
+        {
+            host.publishRing(0, null, 0);
+            host.publishRing(1, null, 0);
+            throw new VhostUserException("guest memory was truncated under the mapped rings");
+        }
+    }
+
+    /** The switch is stopping: from now on a wait for the PMD ends after a bound instead of lasting. */
+    public void abandonWaits()
+    {
+        abandonWaits = true;
     }
 
     /** Back to a fresh device: rings stopped, fds closed, memory unmapped (the connection went away). */
@@ -549,10 +803,15 @@ public final class VhostUserDevice implements AutoCloseable
         }
         if (memory != null)
         {
-            memory.close();
+            if (!leakOnReset)
+            {
+                memory.close();
+            }
             memory = null;
         }
+        host.clearQuarantine();
         features = 0;
+        owned = false;
         featuresSet = false;
         protocolFeatures = 0;
     }

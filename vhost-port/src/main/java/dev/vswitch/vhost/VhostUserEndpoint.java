@@ -22,7 +22,18 @@ import static dev.vswitch.vhost.VhostUserMessage.MAX_PAYLOAD;
  */
 public final class VhostUserEndpoint implements AutoCloseable
 {
-    private static final int POLL_MILLIS = 200;
+    /** Also how often the data path is watched for a stuck call fd, a quarantine or truncated memory. */
+    private static final int POLL_MILLIS = 100;
+    /**
+     * A front end must finish the initial handshake (everything up to SET_OWNER; QEMU does it at once on connecting,
+     * then may wait for the guest driver as long as it likes) within this time, and a message it has begun must be
+     * complete within {@link #MESSAGE_MILLIS}: otherwise it is disconnected so an idle or half-open connection cannot
+     * hold the port.
+     */
+    static final int HANDSHAKE_MILLIS = Integer.getInteger("vswitch.vhost.handshake-ms", 5_000);
+    static final int MESSAGE_MILLIS = 2_000;
+    /** How long a second front end may wait in the backlog while the port is in use before it is refused. */
+    static final int REFUSE_MILLIS = 1_000;
 
     private final String name;
     private final Path socketPath;
@@ -36,6 +47,8 @@ public final class VhostUserEndpoint implements AutoCloseable
     private volatile UnixSocket listener;
     private volatile UnixSocket connection;
     private volatile long connections;
+    /** nanoTime since when a second front end has been waiting in the backlog (0: none). Control thread only. */
+    private long waitingSince;
 
     public VhostUserEndpoint(final VhostUserPort port, final Path socketPath, final boolean server,
         final int reconnectMillis, final DatapathBarrier barrier)
@@ -112,7 +125,7 @@ public final class VhostUserEndpoint implements AutoCloseable
             }
             connection = null;
             closeUntakenFds();   // a message cut short by the disconnect still holds the fds it brought
-            device.reset();
+            device.reset();   // never throws: frees a PMD the front end may have blocked, then unmaps
             socket.close();
             Log.info(name, "disconnected: " + why + "; device reset, memory unmapped");
         }
@@ -156,8 +169,20 @@ public final class VhostUserEndpoint implements AutoCloseable
 
     private void serve(final UnixSocket socket) throws IOException, VhostUserException
     {
+        final long handshakeDeadline = System.nanoTime() + HANDSHAKE_MILLIS * 1_000_000L;
+        boolean handshakeDone = false;
         while (running)
         {
+            device.watchDataPath();
+            refuseWaitingFrontEnds();
+            if (!handshakeDone)
+            {
+                handshakeDone = device.isOwned();
+                if (!handshakeDone && System.nanoTime() - handshakeDeadline > 0)
+                {
+                    throw new VhostUserException("no SET_OWNER within " + HANDSHAKE_MILLIS + " ms of connecting");
+                }
+            }
             if (!socket.awaitReadable(POLL_MILLIS))
             {
                 device.countKicks();
@@ -190,7 +215,7 @@ public final class VhostUserEndpoint implements AutoCloseable
         }
         if (n < HEADER_SIZE)
         {
-            socket.receiveFully(msg.bytes, n, HEADER_SIZE - n);
+            receiveWithinDeadline(socket, n, HEADER_SIZE - n);
         }
         final int size = msg.size();
         if (size < 0 || size > MAX_PAYLOAD)
@@ -199,8 +224,61 @@ public final class VhostUserEndpoint implements AutoCloseable
             throw new VhostUserException(VhostUserMessage.name(msg.request()) + " with payload size " +
                 Integer.toUnsignedString(size) + " (max " + MAX_PAYLOAD + ")");
         }
-        socket.receiveFully(msg.bytes, HEADER_SIZE, size);
+        receiveWithinDeadline(socket, HEADER_SIZE, size);
         return true;
+    }
+
+    /** The rest of a message the front end has begun: it gets {@link #MESSAGE_MILLIS} to send it, not forever. */
+    private void receiveWithinDeadline(final UnixSocket socket, final int offset, final int length)
+        throws IOException, VhostUserException
+    {
+        final long deadline = System.nanoTime() + MESSAGE_MILLIS * 1_000_000L;
+        int done = 0;
+        while (done < length)
+        {
+            final long left = deadline - System.nanoTime();
+            if (left <= 0 || !socket.awaitReadable((int)Math.max(1, left / 1_000_000L)))
+            {
+                throw new VhostUserException("message cut short: " + (offset + done) + " of " + (offset + length) +
+                    " bytes after " + MESSAGE_MILLIS + " ms");
+            }
+            final int got = socket.receive(msg.bytes, offset + done, length - done, null, null);
+            if (got == 0)
+            {
+                throw new EOFException();
+            }
+            done += got;
+        }
+    }
+
+    /**
+     * One front end per port: another that connects meanwhile and is still waiting after {@link #REFUSE_MILLIS}
+     * is accepted and closed, with a log line, rather than left in the listen backlog without an answer for as long
+     * as the first one stays. (Not at once: a front end that reconnects right after closing may arrive before the
+     * old connection's end has been read.)
+     */
+    private void refuseWaitingFrontEnds() throws IOException
+    {
+        final UnixSocket l = listener;
+        if (l == null || !l.awaitReadable(0))
+        {
+            waitingSince = 0;
+            return;
+        }
+        final long now = System.nanoTime();
+        if (waitingSince == 0)
+        {
+            waitingSince = now;
+            return;
+        }
+        if (now - waitingSince < REFUSE_MILLIS * 1_000_000L)
+        {
+            return;
+        }
+        waitingSince = 0;
+        final UnixSocket extra = l.accept();
+        extra.close();
+        Log.warn(name, "refused another front end: the port is in use");
     }
 
     private void dispatch(final UnixSocket socket) throws IOException, VhostUserException
@@ -283,6 +361,7 @@ public final class VhostUserEndpoint implements AutoCloseable
     public void close()
     {
         running = false;
+        device.abandonWaits();
         final UnixSocket c = connection;
         if (c != null)
         {

@@ -31,6 +31,19 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     static final int MAX_MTU = 65535;
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
+    /**
+     * Smallest gso_size a super-frame may ask for. Linux never sends less than TCP_MIN_MSS (88 = 128 bytes of the
+     * smallest IPv4 + TCP headers with options, less 40) unless a peer advertises a smaller MSS, and a smaller one is
+     * how a guest turns one 64 KB frame into a thousand segments of work for the switch and its peers. Below it, a
+     * frame is refused at its source as bad-header.
+     */
+    public static final int MIN_GSO_SIZE = 88;
+    /**
+     * Most segments the super-frames one port sends may cause per PMD round: 64 KB frames at a 1448-byte MSS are 45
+     * segments each, so a legitimate burst of 32 is ~1,450. Super-frames past the budget are dropped at the source
+     * (counted there as rate-limited); the rest of the round belongs to the other ports.
+     */
+    public static final int GSO_SEGMENT_BUDGET = 4096;
 
     private final int id;
     private final String name;
@@ -41,6 +54,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
     private volatile SplitVirtqueue rxRing;   // guest RX: we fill it
     private volatile SplitVirtqueue txRing;   // guest TX: we drain it
+    /** Why the PMD took the port out of service (null while it serves it); the control thread resets the device. */
+    private volatile String quarantined;
+    /** The memory the published rings point into, for {@link #isDamaged}. */
+    private volatile GuestMemoryTable memory;
     // Negotiated with the current front end; written before the volatile ring store that publishes them.
     private volatile int headerLength = VirtioNet.HDR_LEN_MRG;
     private volatile boolean mergeable;
@@ -58,6 +75,11 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private int cursorOffset;
     private boolean starvedThisRound;
     private int receivedThisRound;
+    /** Set while a receive call holds chains it has not published: the ring and where it started. PMD-owned. */
+    private SplitVirtqueue receiveRing;
+    private int receiveCheckpoint;
+    /** Segments this port's super-frames of the round would be cut into (at most, if a peer lacks TSO). */
+    private int gsoSegmentsThisRound;
     private final TcpSegmenter segmenter = new TcpSegmenter(256 + MAX_MTU);
     private final PacketEvent segmentEvent = new PacketEvent();
     private final SegmentSink segmentSink = new SegmentSink();
@@ -123,8 +145,13 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     @Override
     public void publishRing(final int index, final SplitVirtqueue ring, final long features)
     {
+        if (ring != null && quarantined != null)
+        {
+            return;   // the control thread is about to reset the device: nothing goes back to the PMD before that
+        }
         if (ring != null)
         {
+            this.memory = ring.memory();
             this.mergeable = VirtioNet.has(features, VirtioNet.F_MRG_RXBUF);
             this.headerLength = VirtioNet.has(features, VirtioNet.F_VERSION_1) || mergeable ?
                 VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
@@ -138,6 +165,36 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             txRing = ring;
         }
+    }
+
+    /** On the PMD thread: stop touching the guest's memory now; the control thread resets the device. */
+    @Override
+    public void quarantine(final String reason)
+    {
+        rxRing = null;
+        txRing = null;
+        quarantined = reason;
+    }
+
+    /** Why the data path took the port out of service, or null. */
+    public String quarantineReason()
+    {
+        return quarantined;
+    }
+
+    /** The control thread has reset the device: a new front end may start rings again. */
+    public void clearQuarantine()
+    {
+        quarantined = null;
+        memory = null;
+    }
+
+    /** True if the guest memory under the rings was truncated (the mappings would fault). Fault path only. */
+    @Override
+    public boolean isDamaged()
+    {
+        final GuestMemoryTable m = memory;
+        return m != null && (rxRing != null || txRing != null) && m.isTruncated();
     }
 
     /** Creates the control-plane device for this port's connections. */
@@ -157,6 +214,9 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             return 0;
         }
         final int n = Math.min(Math.min(ring.available(), budget), MAX_BATCH);
+        // Where to go back to if this call is cut short by a throw (see abortReceive).
+        receiveRing = ring;
+        receiveCheckpoint = ring.checkpoint();
         final int[] heads = batchHeads;
         int taken = 0;
         while (taken < n)
@@ -170,6 +230,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         }
         if (taken == 0)
         {
+            receiveRing = null;
             return 0;
         }
         // The burst is taken in passes rather than frame by frame: each frame's descriptors and bytes were just
@@ -207,6 +268,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             {
                 counters.drop(e.sourceDropReason);
             }
+            else if (e.gsoType != VirtioNet.GSO_NONE && (e.sourceDropReason = checkSuperFrame(e)) != DropReason.NONE)
+            {
+                counters.drop(e.sourceDropReason);
+            }
             else
             {
                 bytes += e.frameLength;
@@ -216,11 +281,29 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
                 }
             }
         }
+        receiveRing = null;   // from here on the frames belong to the pipeline, which completes them
         publisher.publishBatch();
         receivedThisRound += taken;
         counters.add(PortCounters.RX_PACKETS, taken);
         counters.add(PortCounters.RX_BYTES, bytes);
         return taken;
+    }
+
+    /**
+     * A throw cut the last receive short before its frames were published (the PMD publishes what was claimed
+     * as dropped, without completions): un-take the chains, so the guest loses no descriptor and the frames are
+     * taken again next round. Matters for a port that is not quarantined, e.g. when HotSpot delivers another
+     * port's memory fault here (see PmdAgent).
+     */
+    @Override
+    public void abortReceive()
+    {
+        final SplitVirtqueue ring = receiveRing;
+        if (ring != null)
+        {
+            receiveRing = null;
+            ring.rewind(receiveCheckpoint);
+        }
     }
 
     /** Where touchHeads leaves its sum, so the JIT cannot drop the loads as unused. */
@@ -310,7 +393,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             final boolean allowed = (base == VirtioNet.GSO_TCPV4 && VirtioNet.has(f, VirtioNet.F_HOST_TSO4)) ||
                 (base == VirtioNet.GSO_TCPV6 && VirtioNet.has(f, VirtioNet.F_HOST_TSO6));
             // A super-frame always carries a partial checksum (virtio 1.2, 5.1.6.2): without one it is malformed.
-            if (!allowed || e.gsoSize == 0 || (e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) == 0 ||
+            if (!allowed || e.gsoSize < MIN_GSO_SIZE || (e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) == 0 ||
                 ((e.gsoType & VirtioNet.GSO_ECN) != 0 && !VirtioNet.has(f, VirtioNet.F_HOST_ECN)))
             {
                 return DropReason.BAD_HEADER;
@@ -321,6 +404,26 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             return DropReason.BAD_HEADER;
         }
+        return DropReason.NONE;
+    }
+
+    /**
+     * A super-frame's headers are validated here, at its source, as the segmenter of any destination would, so a
+     * malformed one is dropped and counted against the port that sent it, not against the ports it was meant
+     * for; and the segments it could cause are charged to this port's budget for the round.
+     */
+    private int checkSuperFrame(final PacketEvent e)
+    {
+        final int segments = segmenter.plan(e, e.gsoSize);
+        if (segments < 0)
+        {
+            return DropReason.BAD_HEADER;
+        }
+        if (gsoSegmentsThisRound + segments > GSO_SEGMENT_BUDGET)
+        {
+            return DropReason.RATE_LIMITED;
+        }
+        gsoSegmentsThisRound += segments;
         return DropReason.NONE;
     }
 
@@ -624,6 +727,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     {
         starvedThisRound = false;
         receivedThisRound = 0;
+        gsoSegmentsThisRound = 0;
         final SplitVirtqueue tx = txRing;
         if (tx != null && tx.pendingUsed() > 0)
         {

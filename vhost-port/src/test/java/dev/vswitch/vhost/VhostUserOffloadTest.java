@@ -287,4 +287,61 @@ class VhostUserOffloadTest
         b.port.flush();
         assertTrue(b.rx.drainUsed().isEmpty(), "nothing delivered, nothing truncated");
     }
+
+    // ------------------------------------------------------------------ TSO work charged to its source
+
+    @Test
+    void aGsoSizeBelowTheMinimumIsBadHeaderAtTheSource()
+    {
+        final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE - 1, CSUM_START,
+            CSUM_OFFSET, 0), tcpFrame(16_000), false);
+        assertEquals(DropReason.BAD_HEADER, receiveOne(a).sourceDropReason);
+        assertEquals(1, a.port.counters().drops(DropReason.BAD_HEADER));
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+            CSUM_OFFSET, 0), tcpFrame(16_000), false);
+        assertEquals(DropReason.NONE, receiveOne(a).sourceDropReason, "the minimum itself is fine");
+    }
+
+    @Test
+    void aMalformedSuperFrameIsCountedAtItsSourceNotAtTheDestination()
+    {
+        final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
+        final Guest b = new Guest(2, 0, 1500);   // no TSO: would have to segment it
+        b.rx.addRxBuffers(8, 2048);
+        final byte[] frame = tcpFrame(3000);
+        frame[23] = 17;   // IP protocol UDP: the segmenter cannot cut it
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
+        final PacketEvent e = receiveOne(a);
+        assertEquals(DropReason.BAD_HEADER, e.sourceDropReason);
+        assertEquals(1, a.port.counters().drops(DropReason.BAD_HEADER));
+        assertEquals(0, b.port.counters().drops(DropReason.BAD_HEADER), "the victim counts nothing");
+    }
+
+    @Test
+    void theSegmentsOnePortsSuperFramesCauseAreBoundedPerRound()
+    {
+        final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
+        final int payload = 60_000;
+        final int perFrame = (payload + VhostUserPort.MIN_GSO_SIZE - 1) / VhostUserPort.MIN_GSO_SIZE;   // 682
+        final int fit = VhostUserPort.GSO_SEGMENT_BUDGET / perFrame;
+        for (int i = 0; i < fit + 2; i++)
+        {
+            a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+                CSUM_OFFSET, 0), tcpFrame(payload), false);
+        }
+        assertEquals(fit + 2, a.port.receive(pub.publisher(), pub.remaining()));
+        final List<PacketEvent> events = pub.take();
+        for (int i = 0; i < fit + 2; i++)
+        {
+            assertEquals(i < fit ? DropReason.NONE : DropReason.RATE_LIMITED, events.get(i).sourceDropReason,
+                "frame " + i);
+        }
+        assertEquals(2, a.port.counters().drops(DropReason.RATE_LIMITED));
+        pub.release();
+        a.port.flush();   // a new round: a new budget
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+            CSUM_OFFSET, 0), tcpFrame(payload), false);
+        assertEquals(DropReason.NONE, receiveOne(a).sourceDropReason);
+    }
 }

@@ -253,6 +253,10 @@ public final class TcpSegmenter
         }
         final int segments = (int)segmentsNeeded;
         plannedSegments = segments;
+        if (sink == null)
+        {
+            return segments;   // plan(): validated and counted, nothing cut
+        }
 
         // --- per-frame constants
         final int firstSeq = getIntBE(head + l4 + 4);
@@ -310,6 +314,16 @@ public final class TcpSegmenter
             offset += length;
         }
         return segments;
+    }
+
+    /**
+     * Validates the frame as {@link #segment} would and returns how many segments it would cut at {@code gsoSize}
+     * (or the same negative {@code ERR_*} code), without copying or checksumming anything: for a source port to
+     * refuse a malformed super-frame, and to count the work it would cause, before any destination sees it.
+     */
+    public int plan(final PacketEvent e, final int gsoSize)
+    {
+        return segment(e, gsoSize, null);
     }
 
     /** Frame length actually backed by the scatter list: min(frameLength, sum of positive segment lengths). */

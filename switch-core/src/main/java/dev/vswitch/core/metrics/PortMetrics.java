@@ -34,6 +34,10 @@ final class PortMetrics implements MultiCollector
         { "tx_segmented", "Segments the switch cut for this port (no TSO)", PortCounters.TX_SEGMENTED },
         { "tx_csum_filled", "Checksums the switch completed for this port (no checksum offload)",
             PortCounters.TX_CSUM_FILLED },
+        { "quarantined", "Times the PMD took the port out of service after a fault while serving it",
+            PortCounters.QUARANTINED },
+        { "signal_stuck", "Times an interrupt write to the port's call eventfd blocked (the port was then reset)",
+            PortCounters.SIGNAL_STUCK },
     };
 
     private final Supplier<SwitchPort[]> ports;

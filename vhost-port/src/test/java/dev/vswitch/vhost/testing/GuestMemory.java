@@ -51,6 +51,12 @@ public final class GuestMemory implements AutoCloseable
 
     private GuestMemory(final String name, final long size, final long gpa, final long uva) throws IOException
     {
+        this(name, size, gpa, uva, false);
+    }
+
+    private GuestMemory(final String name, final long size, final long gpa, final long uva, final boolean sealable)
+        throws IOException
+    {
         if (size <= 0)
         {
             throw new IllegalArgumentException("size " + size);
@@ -58,7 +64,7 @@ public final class GuestMemory implements AutoCloseable
         this.size = size;
         this.gpa = gpa;
         this.uva = uva;
-        this.fd = Mmap.memfd(name, size);
+        this.fd = sealable ? sealableMemfd(name, size) : Mmap.memfd(name, size);
         try
         {
             this.host = Mmap.map(fd, size);
@@ -85,6 +91,53 @@ public final class GuestMemory implements AutoCloseable
         catch (final IOException ex)
         {
             throw new UncheckedIOException(ex);
+        }
+    }
+
+    /**
+     * Like {@link #create(long)}, but the memfd allows seals (MFD_ALLOW_SEALING, as QEMU's memory-backend-memfd
+     * creates it): a back end can add F_SEAL_SHRINK so that {@link #truncate} fails.
+     */
+    public static GuestMemory createSealable(final long size)
+    {
+        try
+        {
+            return new GuestMemory("guest-ram-sealable", size, DEFAULT_GPA, DEFAULT_UVA, true);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    private static int sealableMemfd(final String name, final long size) throws IOException
+    {
+        try
+        {
+            final int fd = LibC.memfd_create(name, LibC.MFD_CLOEXEC | LibC.MFD_ALLOW_SEALING);
+            LibC.ftruncate(fd, size);
+            return fd;
+        }
+        catch (final com.sun.jna.LastErrorException ex)
+        {
+            throw new IOException("sealable memfd: errno " + ex.getErrorCode());
+        }
+    }
+
+    /**
+     * What a hostile front end does: shrinks the memory file under the back end's mapping. After this, neither side
+     * may touch the lost pages (SIGBUS). Returns 0, or the errno (EPERM once the back end has sealed the file).
+     */
+    public int truncate(final long length)
+    {
+        try
+        {
+            LibC.ftruncate(fd, length);
+            return 0;
+        }
+        catch (final com.sun.jna.LastErrorException ex)
+        {
+            return ex.getErrorCode();
         }
     }
 
