@@ -52,6 +52,11 @@ public final class VhostUserDevice implements AutoCloseable
 
         /** The port's counters: the control plane adds the kicks it drains. */
         dev.vswitch.pipeline.PortCounters counters();
+
+        /** A ring started somewhere other than the front end's base: counted, so the loss is visible. */
+        default void ringRecovered(final RingResume resume)
+        {
+        }
     }
 
     private static final class Vring
@@ -484,6 +489,20 @@ public final class VhostUserDevice implements AutoCloseable
         if ((desc & 15) != 0 || (avail & 1) != 0 || (used & 3) != 0)
         {
             throw new VhostUserException("ring " + index + " addresses are misaligned");
+        }
+        // The front end's base is a claim; the ring in guest memory says where the device really stopped.
+        final RingResume resume = new RingResume(index, num, v.base, SplitVirtqueue.usedIndex(used),
+            SplitVirtqueue.availIndex(avail));
+        if (!resume.consistent())
+        {
+            Log.error(name, resume.refusal());
+            throw new VhostUserException(resume.refusal());
+        }
+        if (resume.recovered())
+        {
+            Log.warn(name, resume.describe());
+            v.base = resume.resumeAt();
+            host.ringRecovered(resume);
         }
         final SplitVirtqueue ring = new SplitVirtqueue(num, desc, avail, used, memory,
             has(features, VirtioNet.F_RING_EVENT_IDX), v.callFd, v.base);
