@@ -59,9 +59,6 @@ public final class Main
             return;
         }
 
-        // A process-wide policy, so it lives here and not in VSwitch (which tests embed in their own JVM): before the
-        // PMD thread exists, every thread of the process moves off the PMD CPUs; the PMD then pins itself.
-        HousekeepingAffinity.apply(config.datapath().cpus());
         final VSwitch sw;
         try
         {
@@ -80,6 +77,10 @@ public final class Main
             System.exit(1);
             return;
         }
+        // A process-wide policy, so it lives here and not in VSwitch (which tests embed in their own JVM): once the
+        // switch runs, every thread but the PMD (pinned by itself) moves off the PMD CPUs. Not before: start-up is
+        // the critical path of a restart, and until the PMD starts its CPU is the idle one.
+        HousekeepingAffinity.apply(config.datapath().cpus());
 
         // SIGTERM/SIGINT end the wait below so the switch closes on the main thread and exits 0; the shutdown
         // hook only covers other ways out (System.exit elsewhere, SIGHUP).
