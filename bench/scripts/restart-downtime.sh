@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # Restart downtime under traffic: the switch vs OVS-DPDK, each with client-mode vhost-user ports.
-#   bench/scripts/restart-downtime.sh [RESTARTS=5] [WHICH="vswitch ovs"]
+#   bench/scripts/restart-downtime.sh [RESTARTS=5] [WHICH="vswitch handover ovs"]
 # Front end: dpdk-testpmd with two virtio-user ports in server mode (server=1), mac forwarding loop
 # (`start tx_first 16`), forwarding lcore on CPU 0. The device under test connects as the client on CPU 1:
-#   vswitch: two ports `mode: client`, fdb.file set (the learned MACs survive: no flooding after a restart)
+#   vswitch:  two ports `mode: client`, fdb.file set (the learned MACs survive: no flooding after a restart);
+#             SIGTERM, then start the same build again
+#   handover: the same, but the next process is started (--lock) before the SIGTERM: it warms up, waits, and
+#             takes over when the old one exits
 #   ovs:     ovs-vswitchd-dpdk, bridge br0 (netdev), two `dpdkvhostuserclient` ports, flow NORMAL
 # Each restart: SIGTERM the device at t0, wait for it to exit, start it again; testpmd's RX counters are
 # polled every ~10 ms and downtime = (first poll where RX-packets grew after the old process exited) - t0.
 # Also reported: shutdown (t0 -> old process gone) and frames testpmd could not hand over while the device
 # was away (TX-dropped from its forwarding stats, i.e. frames lost).
 set -euo pipefail
-RESTARTS=${1:-5}; WHICH=${2:-"vswitch ovs"}
+RESTARTS=${1:-5}; WHICH=${2:-"vswitch handover ovs"}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work=$(mktemp -d /tmp/restart.XXXXXX)
 cleanup() {
   exec 3>&- 2>/dev/null || true
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
-  if [ -n "${OVS_RUNDIR:-}" ] && [ -f "$OVS_RUNDIR/ovsdb-server.pid" ]; then
-    kill "$(cat "$OVS_RUNDIR/ovsdb-server.pid")" 2>/dev/null || true
-  fi
+  # Only what this script started: testpmd, the device under test, a standby switch, OVS's daemons.
+  for f in "$work"/*.pid "$work"/*/ovs/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
   [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,6 +86,27 @@ stats: {interval-seconds: 0}
 YAML
 }
 
+# Handover: the next switch is started with the same --lock while the old one runs; it warms up and waits, and
+# takes over when the old one exits (README, "Upgrading without restarting the VMs").
+handover_setup() { vswitch_setup "$1"; }
+handover_start() {
+  local d=$1
+  "$root/bin/vswitch" --config "$d/switch.yaml" --lock "$d/vswitch.lock" >> "$d/switch.log" 2>&1 &
+  echo $! > "$work/dut.pid"
+}
+handover_prepare() {
+  local d=$1 n
+  n=$(grep -c 'to stop (SIGTERM it to hand over)' "$d/switch.log" || true)
+  "$root/bin/vswitch" --config "$d/switch.yaml" --lock "$d/vswitch.lock" >> "$d/switch.log" 2>&1 &
+  echo $! > "$work/next.pid"
+  for _ in $(seq 1200); do
+    [ "$(grep -c 'to stop (SIGTERM it to hand over)' "$d/switch.log" || true)" -gt "$n" ] && return
+    sleep 0.05
+  done
+  echo "standby switch never got ready" >&2; exit 1
+}
+handover_promote() { mv "$work/next.pid" "$work/dut.pid"; }
+
 ovs_setup() {
   local d=$1
   export OVS_RUNDIR=$d/ovs OVS_LOGDIR=$d/ovs OVS_DBDIR=$d/ovs OVS_SYSCONFDIR=$d/ovs
@@ -124,10 +146,11 @@ measure() { # $1 = vswitch | ovs; prints one line per restart: downtime shutdown
   for i in $(seq "$RESTARTS"); do
     local pid drop0 t0 texit rxexit t1 rx drop1
     pid=$(cat "$work/dut.pid"); drop0=$(gen_txdrop "$d")
+    if declare -F "${dut}_prepare" >/dev/null; then "${dut}_prepare" "$d"; fi
     t0=$(ms); kill -TERM "$pid"
     while kill -0 "$pid" 2>/dev/null; do sleep 0.005; done
     texit=$(ms)
-    "${dut}_start" "$d"
+    if declare -F "${dut}_promote" >/dev/null; then "${dut}_promote"; else "${dut}_start" "$d"; fi
     rxexit=$(gen_rx "$d")
     while :; do
       rx=$(gen_rx "$d"); t1=$(ms)
@@ -149,7 +172,9 @@ echo
 printf '%-8s %8s %14s %14s %14s %12s\n' device restarts "downtime ms" "(min..max)" "shutdown ms" "frames lost"
 for dut in $WHICH; do
   awk -v d="$dut" '$1 == d {n++; t[n] = $3; s += $4; l += $5} END {
-    if (n == 0) exit; asort(t); med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2;
+    if (n == 0) exit
+    for (i = 2; i <= n; i++) { v = t[i]; for (j = i - 1; j >= 1 && t[j] > v; j--) t[j + 1] = t[j]; t[j + 1] = v }
+    med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2;
     printf "%-8s %8d %14d %14s %14d %12d\n", d, n, med, t[1] ".." t[n], s / n, l / n }' "$work/results.txt"
 done
 echo "(downtime: median; shutdown: mean SIGTERM -> process gone; frames lost: mean per restart, testpmd TX-dropped)"

@@ -28,20 +28,27 @@ public final class Main
     public static void main(final String[] args)
     {
         Path file = null;
+        Path lockFile = null;
         for (int i = 0; i < args.length; i++)
         {
             if (("--config".equals(args[i]) || "-c".equals(args[i])) && i + 1 < args.length)
             {
                 file = Path.of(args[++i]);
             }
+            else if ("--lock".equals(args[i]) && i + 1 < args.length)
+            {
+                lockFile = Path.of(args[++i]);
+            }
             else if ("--help".equals(args[i]) || "-h".equals(args[i]))
             {
-                System.out.println("usage: vswitch [--config FILE]   (default: config/switch.yaml)");
+                System.out.println("usage: vswitch [--config FILE] [--lock FILE]   (default config: config/switch.yaml;\n" +
+                    "  --lock: held while running; a second switch started with the same lock warms up, waits,\n" +
+                    "  and takes over when the first one stops: see README, Upgrading)");
                 return;
             }
             else
             {
-                System.err.println("vswitch: unknown argument '" + args[i] + "'; usage: vswitch [--config FILE]");
+                System.err.println("vswitch: unknown argument '" + args[i] + "'; usage: vswitch [--config FILE] [--lock FILE]");
                 System.exit(2);
             }
         }
@@ -59,6 +66,8 @@ public final class Main
             return;
         }
 
+        final HandoverLock handover = lockFile == null ? null : standBy(lockFile, config.datapath().cpus(),
+            config.fdb().size());
         final VSwitch sw;
         try
         {
@@ -102,6 +111,35 @@ public final class Main
             Thread.currentThread().interrupt();
         }
         sw.close();
+        if (handover != null)
+        {
+            handover.close();   // sockets closed, memory unmapped: the standby may take over now
+        }
         System.exit(0);
+    }
+
+    /**
+     * Takes the handover lock, or, while another switch holds it, does the start-up work that needs no socket or
+     * device (off the PMD CPUs, which the running switch uses) and waits for it to stop.
+     */
+    private static HandoverLock standBy(final Path lockFile, final int[] pmdCpus, final int fdbSize)
+    {
+        try
+        {
+            final HandoverLock handover = HandoverLock.open(lockFile);
+            if (handover.heldElsewhere())
+            {
+                HousekeepingAffinity.apply(pmdCpus);
+                StartupWarmup.run(fdbSize);
+                handover.acquire();
+            }
+            return handover;
+        }
+        catch (final IOException ex)
+        {
+            System.err.println("vswitch: cannot use lock file " + lockFile + ": " + ex.getMessage());
+            System.exit(1);
+            return null;
+        }
     }
 }

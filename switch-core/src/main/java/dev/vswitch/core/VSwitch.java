@@ -220,6 +220,11 @@ public final class VSwitch implements AutoCloseable
         {
             mirror.start();
         }
+        final List<VhostUserPort> clientPorts = clientModePorts();
+        if (!clientPorts.isEmpty())
+        {
+            pmd.hold(true);   // released by StartupHold once the client-mode ports are up
+        }
         AgentRunner.startOnThread(pmdRunner);
         for (int i = 0; i < ports.length; i++)
         {
@@ -245,6 +250,10 @@ public final class VSwitch implements AutoCloseable
                 Log.info(pc.name(), "connecting to " + pc.socket() + " (retrying every " + pc.reconnectMillis() + " ms)");
             }
         }
+        if (!clientPorts.isEmpty())
+        {
+            StartupHold.release(pmd, clientPorts, this, () -> closed);
+        }
         final int interval = config.stats().intervalSeconds();
         if (interval > 0)
         {
@@ -254,6 +263,21 @@ public final class VSwitch implements AutoCloseable
         }
         Log.info(LOG, "started: " + ports.length + " port(s), pipeline " + stageNames() + ", PMD on CPU " + cpus[0] +
             ", idle " + config.datapath().idle().name().toLowerCase().replace('_', '-'));
+    }
+
+    /** vhost-user ports in client mode: after a restart their front ends are there already, waiting for us. */
+    private List<VhostUserPort> clientModePorts()
+    {
+        final List<VhostUserPort> list = new ArrayList<>();
+        for (int i = 0; i < rawPorts.length; i++)
+        {
+            final PortConfig pc = config.ports().get(i);
+            if (pc.type() == PortType.VHOST_USER && pc.mode() == SocketMode.CLIENT)
+            {
+                list.add((VhostUserPort)rawPorts[i]);
+            }
+        }
+        return list;
     }
 
     private String stageNames()
@@ -372,7 +396,11 @@ public final class VSwitch implements AutoCloseable
             return;
         }
         closed = true;
-        // Control planes first: each withdraws its rings (waiting for the PMD) and unmaps guest memory.
+        // Take no new frames and let the ones taken finish, so that ports going down one after the other do not
+        // drop each other's frames: what is not taken stays in the front ends' rings for the next switch.
+        pmd.hold(true);
+        pmd.awaitQuiescent();
+        // Control planes next: each withdraws its rings (waiting for the PMD) and unmaps guest memory.
         for (final VhostUserEndpoint e : endpoints)
         {
             e.close();

@@ -27,12 +27,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * switch and start it again, five times under traffic: the new process reconnects, finds the rings where the old
  * one left them (testpmd sends base 0), and traffic resumes within the downtime budget. Each round prints the
  * measured downtime (SIGTERM to the first frame testpmd receives again) and the frames lost; each new process has
- * the same fds and guest-memory mappings as the first. Then the other way a front end loses its back end: one
- * port's connection drops while the switch keeps running.
+ * the same fds and guest-memory mappings as the first; no switch drops a frame towards a port that is not up yet. The
+ * last two rounds are upgrades by handover (the next switch started beforehand with the same --lock). Then the
+ * other way a front end loses its back end: one port's connection drops while the switch keeps running.
  */
 class SwitchRestartTest
 {
     private static final int RESTARTS = 5;
+    /** Of which the last ones hand over to a standby started beforehand (vswitch --lock). */
+    private static final int HANDOVERS = 2;
     /** SIGTERM to traffic again, with room for a loaded shared machine (bench/RESULTS.md has the measured figure). */
     private static final Duration DOWNTIME_BUDGET = Duration.ofSeconds(20);
 
@@ -66,6 +69,15 @@ class SwitchRestartTest
             int recoveredRings = 0;
             for (int round = 1; round <= RESTARTS; round++)
             {
+                // The last rounds are upgrades by handover: the next switch is started first (same --lock), warms
+                // up and waits; the SIGTERM then hands over to it.
+                final boolean handover = round > RESTARTS - HANDOVERS;
+                final Path log = dir.resolve("switch-" + round + ".log");
+                final Process next = handover ? start(config, log) : null;
+                if (handover)
+                {
+                    SwitchProcess.awaitLog(log, "to stop (SIGTERM it to hand over)", Duration.ofSeconds(60));
+                }
                 final long droppedBefore = pmd.txDropped(Duration.ofSeconds(10));
                 final long t0 = System.nanoTime();
                 new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
@@ -74,8 +86,7 @@ class SwitchRestartTest
                 assertEquals(0, sw.exitValue(), "clean stop");
                 final long rxAtExit = pmd.rxTotal(Duration.ofSeconds(10));
 
-                final Path log = dir.resolve("switch-" + round + ".log");
-                sw = start(config, log);
+                sw = handover ? next : start(config, log);
                 final long deadline = t0 + DOWNTIME_BUDGET.toNanos();
                 long rx = rxAtExit;
                 while (rx <= rxAtExit && System.nanoTime() < deadline)
@@ -100,10 +111,18 @@ class SwitchRestartTest
                     () -> fdCount(current.pid()) <= baseFds + 2 && guestMappings(current.pid()) == baseGuestMaps,
                     () -> "now fds " + fdCount(current.pid()) + ", guest maps " + guestMappings(current.pid()));
                 final long lost = pmd.txDropped(Duration.ofSeconds(10)) - droppedBefore;
-                System.out.printf("restart %d: downtime %d ms (old process gone after %d ms), frames lost %d, " +
-                    "rings recovered %d, new process fds %d (first %d), guest maps %d%n", round, downtimeMs,
+                System.out.printf("%s %d: downtime %d ms (old process gone after %d ms), frames lost %d, " +
+                    "rings recovered %d, new process fds %d (first %d), guest maps %d%n",
+                    handover ? "handover" : "restart", round, downtimeMs,
                     shutdownMs, lost, recovered, fdCount(sw.pid()), baseFds, guestMappings(sw.pid()));
                 assertTrue(lost >= 0 && lost <= 2 * 256 + 2 * 512, "lost at most what the rings and bursts hold: " + lost);
+            }
+            // Ports coming up (and going down) one after the other drop nothing: the PMD holds until all are up.
+            for (int round = 0; round < RESTARTS; round++)
+            {
+                final String text = Files.readString(dir.resolve("switch-" + round + ".log"));
+                assertTrue(text.contains("final counters:") && !text.contains("port-down="),
+                    "switch " + round + " dropped nothing towards a port that was not up yet:\n" + text);
             }
             // testpmd's base is 0 every time; a ring whose used index happens to be 0 again needs no recovery.
             assertTrue(recoveredRings >= RESTARTS * 2, "rings were recovered from used->idx: " + recoveredRings);
@@ -173,8 +192,9 @@ class SwitchRestartTest
 
     private static Process start(final Path config, final Path log) throws IOException
     {
-        return new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
-            .redirectOutput(log.toFile()).start();
+        final List<String> cmd = new ArrayList<>(SwitchProcess.javaCommand(config));
+        cmd.addAll(List.of("--lock", config.resolveSibling("vswitch.lock").toString()));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
     /** Waits until testpmd receives at least 1000 more frames. */
