@@ -400,7 +400,12 @@ public final class VSwitch implements AutoCloseable
         // drop each other's frames: what is not taken stays in the front ends' rings for the next switch.
         pmd.hold(true);
         pmd.awaitQuiescent();
-        // Control planes next: each withdraws its rings (waiting for the PMD) and unmaps guest memory.
+        // Control planes next: all told to stop at once, then each withdraws its rings (waiting for the PMD) and
+        // unmaps guest memory.
+        for (final VhostUserEndpoint e : endpoints)
+        {
+            e.stop();
+        }
         for (final VhostUserEndpoint e : endpoints)
         {
             e.close();

@@ -22,7 +22,12 @@ import static dev.vswitch.vhost.VhostUserMessage.MAX_PAYLOAD;
  */
 public final class VhostUserEndpoint implements AutoCloseable
 {
-    private static final int POLL_MILLIS = 200;
+    /**
+     * How long the control thread waits for a message before it checks whether it should stop. shutdown() of our own
+     * end does not wake a poll already waiting on it (Linux wakes only the peer), so this bounds how long a stopping
+     * switch waits for each connection: it is on the critical path of a restart.
+     */
+    private static final int POLL_MILLIS = 50;
 
     private final String name;
     private final Path socketPath;
@@ -278,9 +283,11 @@ public final class VhostUserEndpoint implements AutoCloseable
         }
     }
 
-    /** Stops the control thread, resets the device (unmapping guest memory) and removes the socket file. */
-    @Override
-    public void close()
+    /**
+     * Tells the control thread to stop and ends the connection, without waiting: a switch with many ports stops
+     * them all at once, then {@link #close()}s each.
+     */
+    public void stop()
     {
         running = false;
         final UnixSocket c = connection;
@@ -288,6 +295,13 @@ public final class VhostUserEndpoint implements AutoCloseable
         {
             c.shutdown();
         }
+    }
+
+    /** Stops the control thread, resets the device (unmapping guest memory) and removes the socket file. */
+    @Override
+    public void close()
+    {
+        stop();
         try
         {
             thread.join(5_000);
