@@ -399,7 +399,14 @@ public final class VSwitch implements AutoCloseable
         // Take no new frames and let the ones taken finish, so that ports going down one after the other do not
         // drop each other's frames: what is not taken stays in the front ends' rings for the next switch.
         pmd.hold(true);
-        pmd.awaitQuiescent();
+        try
+        {
+            pmd.awaitQuiescent();
+        }
+        catch (final IllegalStateException ex)
+        {
+            Log.error(LOG, ex.getMessage() + "; stopping anyway");
+        }
         // Control planes next: all told to stop at once, then each withdraws its rings (waiting for the PMD) and
         // unmaps guest memory.
         for (final VhostUserEndpoint e : endpoints)
