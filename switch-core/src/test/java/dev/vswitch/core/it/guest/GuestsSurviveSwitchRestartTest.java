@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The switch is restarted under two running Linux guests, which are not: both QEMUs own their sockets
  * ({@code server=on}), the switch's ports are in client mode. Ping and iperf3 through the switch, SIGTERM the
- * switch process, start a new one, and ping and iperf3 again from the same guests. The guests' virtio-net drivers
+ * switch process, start a new one, and ping and iperf3 again from the same guests (the client starts pinging while
+ * no switch runs). The guests' virtio-net drivers
  * must carry on: no NETDEV WATCHDOG (a TX queue the back end stopped serving), no stuck queue.
  */
 class GuestsSurviveSwitchRestartTest
@@ -65,6 +66,10 @@ class GuestsSurviveSwitchRestartTest
             new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
             assertTrue(sw.waitFor(30, TimeUnit.SECONDS), "the old switch exits");
             assertEquals(0, sw.exitValue());
+            // The client starts its second round now, with no switch: it pings into the void (its TX chains wait in
+            // the ring) until the new switch picks them up.
+            final int mark = client.lineCount();
+            client.typeLine("go");
             final Path log2 = dir.resolve("switch-2.log");
             sw = startSwitch(config, log2);
             awaitLog(log2, "[vm1] ring 1 (guest tx) started", Duration.ofSeconds(60));
@@ -72,8 +77,6 @@ class GuestsSurviveSwitchRestartTest
             System.out.printf("switch restarted under the guests: rings running again %d ms after SIGTERM%n",
                 (System.nanoTime() - t0) / 1_000_000);
 
-            final int mark = client.lineCount();
-            client.typeLine("go");
             results.add(round(client, mark));
             server.awaitLine("VSW-IPERF-SERVED rc=0", Duration.ofSeconds(30));
             client.awaitLine("VSW-DONE", mark, Duration.ofSeconds(30));
