@@ -9,6 +9,8 @@
 #   mtu=1500           optional MTU for the NIC
 #   serve=1            server: number of iperf3 tests to answer before powering off
 #   stats=2            optional: every N seconds print the NIC's kernel counters (VSW-STATS), from READY on
+#   rounds=1           client: ping + iperf3 this many times; between rounds print VSW-ROUND-DONE n=<k> and wait
+#                      for a line on the console (the test types it, e.g. once the switch has restarted)
 #
 # Console markers, one line each (match them with "contains": kernel or firmware output may
 # precede a marker on its line, although /init starts with a newline to avoid that):
@@ -22,6 +24,7 @@
 #   VSW-IPERF-FAIL <reason>            (client; also when the ping failed: no iperf3 then)
 #   VSW-IPERF-SERVED rc=<n>            server only, after one test was served
 #   VSW-STATS <nic> rx_packets=<n> tx_packets=<n> uptime=<s>   (with stats=N, every N seconds)
+#   VSW-ROUND-DONE n=<k>               client with rounds>1: round k done, waiting for a console line
 #   VSW-DONE                           then poweroff -f (server, client)
 # role=idle stays up (answering pings) until QEMU is killed.
 
@@ -46,7 +49,7 @@ fail() {
     off
 }
 
-IP=10.0.0.1/24 ROLE=idle PEER= TIME=5 MTU= SERVE=1 STATS=
+IP=10.0.0.1/24 ROLE=idle PEER= TIME=5 MTU= SERVE=1 STATS= ROUNDS=1
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         ip=*)   IP="${arg#ip=}" ;;
@@ -56,6 +59,7 @@ for arg in $(cat /proc/cmdline); do
         mtu=*)  MTU="${arg#mtu=}" ;;
         serve=*) SERVE="${arg#serve=}" ;;
         stats=*) STATS="${arg#stats=}" ;;
+        rounds=*) ROUNDS="${arg#rounds=}" ;;
     esac
 done
 case "$IP" in */*) ;; *) IP="$IP/24" ;; esac
@@ -184,6 +188,8 @@ case "$ROLE" in
     client)
         ready
         [ -n "$PEER" ] || fail no-peer
+        k=1
+        while :; do
         if ! ping_peer "$PEER"; then
             echo "VSW-IPERF-FAIL peer-unreachable"
             echo "VSW-DONE"
@@ -210,6 +216,11 @@ case "$ROLE" in
             [ -n "$err" ] || err="$(tail -n1 /tmp/iperf.err)"
             echo "VSW-IPERF-FAIL rc=$rc ${err:-no result}"
         fi
+        [ $k -ge "$ROUNDS" ] && break
+        echo "VSW-ROUND-DONE n=$k"
+        read -r _go
+        k=$((k + 1))
+        done
         echo "VSW-DONE"
         off
         ;;

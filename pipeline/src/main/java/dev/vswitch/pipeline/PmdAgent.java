@@ -37,6 +37,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final AtomicLong framesTaken = new AtomicLong();
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
+    /** While set, rounds take no new frames (ports are still flushed): see {@link #hold}. */
+    private volatile boolean holding;
     private int firstPort;
     /** Set by {@link #awaitQuiescent}: pass through a VM transition at the next round's start (see round()). */
     private volatile boolean passTransition;
@@ -150,7 +152,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         // Read the ring's free space once per round: every event is consumed within the round that published it,
         // so only this round's claims use it up. (Asking the ring per port walks its gating sequences each time,
         // which showed up as a third of the PMD's samples in an idle-heavy profile.)
-        final int free = publisher.remaining();
+        final int free = holding ? 0 : publisher.remaining();
         for (int left = count; left > 0; left--)
         {
             final int room = free - received;
@@ -212,6 +214,22 @@ public final class PmdAgent implements Agent, DatapathBarrier
             latency.recordValueWithCount(System.nanoTime() - start, received);
         }
         return received;
+    }
+
+    /**
+     * Stops (true) or resumes (false) taking frames from the ports. Frames wait in the front ends' rings meanwhile
+     * instead of being dropped towards a port that is not up: while ports connect one after the other at start-up,
+     * and while they disconnect one after the other at shutdown. Once it returns true, {@link #awaitQuiescent}
+     * guarantees every frame already taken has been delivered or dropped.
+     */
+    public void hold(final boolean hold)
+    {
+        holding = hold;
+    }
+
+    public boolean isHolding()
+    {
+        return holding;
     }
 
     @Override

@@ -19,7 +19,9 @@ import java.util.List;
  * <p>
  * Works on the whole process, not just Java threads: every task in /proc/self/task is given the housekeeping set
  * (online CPUs allowed to the process, minus PMD CPUs). Threads created later inherit it from their creator, and
- * the PMD thread, created after this runs, pins itself to its own CPU. Only the standalone process ({@link Main})
+ * a task already pinned inside the PMD CPUs (the PMD thread, which pins itself when it starts) is left there. It
+ * runs once the switch has started: start-up (class loading, JIT, opening the FDB) is the critical path of a
+ * restart, and while it runs the PMD CPUs are the idle ones. Only the standalone process ({@link Main})
  * applies it, and for its whole life: child processes inherit the mask too, so a JVM that embeds the switch and
  * starts other programs (the tests start testpmd, QEMU, tcpdump) would squeeze them all onto the housekeeping CPUs.
  */
@@ -66,7 +68,12 @@ final class HousekeepingAffinity
                 " (online: " + cpuList(online) + "); they will share the PMD CPU");
             return;
         }
-        final int moved = setAll(housekeeping);
+        final BitSet pmd = new BitSet();
+        for (final int cpu : pmdCpus)
+        {
+            pmd.set(cpu);
+        }
+        final int moved = setAll(housekeeping, pmd);
         Log.info(LOG, moved + " JVM threads kept on CPU(s) " + cpuList(housekeeping) + ", off the PMD CPU(s) " +
             cpuList(pmdCpus));
     }
@@ -88,7 +95,7 @@ final class HousekeepingAffinity
      * Sets {@code mask} on every task, listing them again until a pass finds none it has not set: the first
      * affinity call itself starts threads (JNA's cleaner) from a thread that may not have been moved yet.
      */
-    private static int setAll(final BitSet mask)
+    private static int setAll(final BitSet mask, final BitSet pmdCpus)
     {
         final java.util.Set<Integer> done = new java.util.HashSet<>();
         for (int pass = 0; pass < 5; pass++)
@@ -99,6 +106,10 @@ final class HousekeepingAffinity
                 if (done.add(tid))
                 {
                     fresh = true;
+                    if (pinnedWithin(tid, pmdCpus))
+                    {
+                        continue;
+                    }
                     try
                     {
                         LinuxHelper.sched_setaffinity(tid, mask);
@@ -115,6 +126,21 @@ final class HousekeepingAffinity
             }
         }
         return done.size();
+    }
+
+    /** True if task {@code tid} may run only on CPUs of {@code pmdCpus} (a PMD thread that pinned itself). */
+    private static boolean pinnedWithin(final int tid, final BitSet pmdCpus)
+    {
+        try
+        {
+            final BitSet allowed = allowedCpus(Files.readString(TASKS.resolve(Integer.toString(tid)).resolve("status")));
+            allowed.andNot(pmdCpus);
+            return allowed.isEmpty();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return false;   // gone, or unreadable: setting its mask is harmless
+        }
     }
 
     private static List<Integer> taskIds()

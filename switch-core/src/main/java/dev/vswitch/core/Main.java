@@ -18,7 +18,7 @@ import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 /**
- * {@code vswitch [--config FILE] [--version] [--help]}: runs the switch until SIGTERM or SIGINT. Exit codes: 0 clean
+ * {@code vswitch [--config FILE] [--lock FILE] [--version] [--help]}: runs the switch until SIGTERM or SIGINT. Exit codes: 0 clean
  * stop, 2 bad configuration or usage, 1 failure to start.
  */
 public final class Main
@@ -39,6 +39,11 @@ public final class Main
         @Option(names = {"-c", "--config"}, paramLabel = "FILE",
             description = "YAML configuration (default: config/switch.yaml)")
         Path config;
+
+        @Option(names = "--lock", paramLabel = "FILE",
+            description = {"Held while running. A second switch started with the same lock warms up, waits, and",
+                "takes over when the first one stops (upgrade by handover: see the README)."})
+        Path lock;
     }
 
     /**
@@ -62,7 +67,7 @@ public final class Main
         catch (final CommandLine.ParameterException ex)
         {
             err.println("vswitch: " + ex.getMessage());
-            err.println("usage: vswitch [--config FILE] [--version] [--help]");
+            err.println("usage: vswitch [--config FILE] [--lock FILE] [--version] [--help]");
             err.flush();
             exit[0] = 2;
             return null;
@@ -102,9 +107,8 @@ public final class Main
             return;
         }
 
-        // A process-wide policy, so it lives here and not in VSwitch (which tests embed in their own JVM): before the
-        // PMD thread exists, every thread of the process moves off the PMD CPUs; the PMD then pins itself.
-        HousekeepingAffinity.apply(config.datapath().cpus());
+        final HandoverLock handover = options.lock == null ? null : standBy(options.lock,
+            config.datapath().cpus(), config.fdb().size());
         final VSwitch sw;
         try
         {
@@ -123,6 +127,10 @@ public final class Main
             System.exit(1);
             return;
         }
+        // A process-wide policy, so it lives here and not in VSwitch (which tests embed in their own JVM): once the
+        // switch runs, every thread but the PMD (pinned by itself) moves off the PMD CPUs. Not before: start-up is
+        // the critical path of a restart, and until the PMD starts its CPU is the idle one.
+        HousekeepingAffinity.apply(config.datapath().cpus());
 
         // SIGTERM/SIGINT end the wait below so the switch closes on the main thread and exits 0; the shutdown
         // hook only covers other ways out (System.exit elsewhere, SIGHUP).
@@ -144,6 +152,35 @@ public final class Main
             Thread.currentThread().interrupt();
         }
         sw.close();
+        if (handover != null)
+        {
+            handover.close();   // sockets closed, memory unmapped: the standby may take over now
+        }
         System.exit(0);
+    }
+
+    /**
+     * Takes the handover lock, or, while another switch holds it, does the start-up work that needs no socket or
+     * device (off the PMD CPUs, which the running switch uses) and waits for it to stop.
+     */
+    private static HandoverLock standBy(final Path lockFile, final int[] pmdCpus, final int fdbSize)
+    {
+        try
+        {
+            final HandoverLock handover = HandoverLock.open(lockFile);
+            if (handover.heldElsewhere())
+            {
+                HousekeepingAffinity.apply(pmdCpus);
+                StartupWarmup.run(fdbSize);
+                handover.acquire();
+            }
+            return handover;
+        }
+        catch (final IOException ex)
+        {
+            System.err.println("vswitch: cannot use lock file " + lockFile + ": " + ex.getMessage());
+            System.exit(1);
+            return null;
+        }
     }
 }

@@ -230,6 +230,11 @@ public final class VSwitch implements AutoCloseable
         {
             mirror.start();
         }
+        final List<VhostUserPort> clientPorts = clientModePorts();
+        if (!clientPorts.isEmpty())
+        {
+            pmd.hold(true);   // released by StartupHold once the client-mode ports are up
+        }
         pmdRunner.start();
         for (int i = 0; i < ports.length; i++)
         {
@@ -255,6 +260,10 @@ public final class VSwitch implements AutoCloseable
                 Log.info(pc.name(), "connecting to " + pc.socket() + " (retrying every " + pc.reconnectMillis() + " ms)");
             }
         }
+        if (!clientPorts.isEmpty())
+        {
+            StartupHold.release(pmd, clientPorts, this, () -> closed);
+        }
         final int interval = config.stats().intervalSeconds();
         if (interval > 0)
         {
@@ -271,6 +280,21 @@ public final class VSwitch implements AutoCloseable
         }
         Log.info(LOG, "started: " + ports.length + " port(s), pipeline " + stageNames() + ", PMD on CPU " + cpus[0] +
             ", idle " + config.datapath().idle().name().toLowerCase().replace('_', '-'));
+    }
+
+    /** vhost-user ports in client mode: after a restart their front ends are there already, waiting for us. */
+    private List<VhostUserPort> clientModePorts()
+    {
+        final List<VhostUserPort> list = new ArrayList<>();
+        for (int i = 0; i < rawPorts.length; i++)
+        {
+            final PortConfig pc = config.ports().get(i);
+            if (pc.type() == PortType.VHOST_USER && pc.mode() == SocketMode.CLIENT)
+            {
+                list.add((VhostUserPort)rawPorts[i]);
+            }
+        }
+        return list;
     }
 
     private String stageNames()
@@ -393,7 +417,20 @@ public final class VSwitch implements AutoCloseable
         {
             metrics.close();
         }
-        // Control planes first: each withdraws its rings (waiting for the PMD) and unmaps guest memory.
+        // Take no new frames and let the ones taken finish, so that ports going down one after the other do not
+        // drop each other's frames: what is not taken stays in the front ends' rings for the next switch. Bounded:
+        // a PMD wedged on a front end's call fd is freed by that port's control thread below.
+        pmd.hold(true);
+        if (!pmd.awaitQuiescent(TimeUnit.SECONDS.toNanos(1)))
+        {
+            Log.error(LOG, "data path did not finish a round within 1 s; stopping anyway");
+        }
+        // Control planes next: all told to stop at once, then each withdraws its rings (waiting for the PMD) and
+        // unmaps guest memory.
+        for (final VhostUserEndpoint e : endpoints)
+        {
+            e.stop();
+        }
         for (final VhostUserEndpoint e : endpoints)
         {
             e.close();

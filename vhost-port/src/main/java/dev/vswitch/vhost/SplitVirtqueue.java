@@ -98,6 +98,18 @@ public final class SplitVirtqueue
         this.lastCheckedUsed = usedIdx;
     }
 
+    /** used->idx of the ring at {@code used}, as the guest sees it now (guest-written: any value). */
+    public static int usedIndex(final long used)
+    {
+        return U.getShortVolatile(null, used + 2) & 0xffff;
+    }
+
+    /** avail->idx of the ring at {@code avail}, as the driver last published it (guest-written: any value). */
+    public static int availIndex(final long avail)
+    {
+        return U.getShortVolatile(null, avail + 2) & 0xffff;
+    }
+
     public static long descTableBytes(final int size)
     {
         return 16L * size;

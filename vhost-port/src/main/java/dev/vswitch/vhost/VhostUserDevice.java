@@ -65,6 +65,11 @@ public final class VhostUserDevice implements AutoCloseable
         default void clearQuarantine()
         {
         }
+
+        /** A ring started somewhere other than the front end's base: counted, so the loss is visible. */
+        default void ringRecovered(final RingResume resume)
+        {
+        }
     }
 
     /** A call-fd write in progress for longer than this is a PMD blocked by the front end. */
@@ -583,6 +588,20 @@ public final class VhostUserDevice implements AutoCloseable
             throw new VhostUserException("ring " + index + " addresses are misaligned");
         }
         checkNoOverlap(index, desc, avail, used, num);
+        // The front end's base is a claim; the ring in guest memory says where the device really stopped.
+        final RingResume resume = new RingResume(index, num, v.base, SplitVirtqueue.usedIndex(used),
+            SplitVirtqueue.availIndex(avail));
+        if (!resume.consistent())
+        {
+            Log.error(name, resume.refusal());
+            throw new VhostUserException(resume.refusal());
+        }
+        if (resume.recovered())
+        {
+            Log.warn(name, resume.describe());
+            v.base = resume.resumeAt();
+            host.ringRecovered(resume);
+        }
         final SplitVirtqueue ring = new SplitVirtqueue(num, desc, avail, used, memory,
             has(features, VirtioNet.F_RING_EVENT_IDX), v.callFd, v.base);
         ring.suppressKicks();

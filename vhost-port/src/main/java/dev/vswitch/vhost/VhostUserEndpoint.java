@@ -22,8 +22,13 @@ import static dev.vswitch.vhost.VhostUserMessage.MAX_PAYLOAD;
  */
 public final class VhostUserEndpoint implements AutoCloseable
 {
-    /** Also how often the data path is watched for a stuck call fd, a quarantine or truncated memory. */
-    private static final int POLL_MILLIS = 100;
+    /**
+     * How long the control thread waits for a message before it checks whether it should stop, and how often it
+     * watches the data path for a stuck call fd, a quarantine or truncated memory. shutdown() of our own end does not
+     * wake a poll already waiting on it (Linux wakes only the peer), so this bounds how long a stopping switch waits
+     * for each connection: it is on the critical path of a restart.
+     */
+    private static final int POLL_MILLIS = 50;
     /**
      * A front end must finish the initial handshake (everything up to SET_OWNER; QEMU does it at once on connecting,
      * then may wait for the guest driver as long as it likes) within this time, and a message it has begun must be
@@ -356,9 +361,11 @@ public final class VhostUserEndpoint implements AutoCloseable
         }
     }
 
-    /** Stops the control thread, resets the device (unmapping guest memory) and removes the socket file. */
-    @Override
-    public void close()
+    /**
+     * Tells the control thread to stop and ends the connection, without waiting: a switch with many ports stops
+     * them all at once, then {@link #close()}s each.
+     */
+    public void stop()
     {
         running = false;
         device.abandonWaits();
@@ -367,6 +374,13 @@ public final class VhostUserEndpoint implements AutoCloseable
         {
             c.shutdown();
         }
+    }
+
+    /** Stops the control thread, resets the device (unmapping guest memory) and removes the socket file. */
+    @Override
+    public void close()
+    {
+        stop();
         try
         {
             thread.join(5_000);

@@ -58,6 +58,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private volatile String quarantined;
     /** The memory the published rings point into, for {@link #isDamaged}. */
     private volatile GuestMemoryTable memory;
+    private volatile long ringRecoveries;
+    private volatile long inFlightLost;
     // Negotiated with the current front end; written before the volatile ring store that publishes them.
     private volatile int headerLength = VirtioNet.HDR_LEN_MRG;
     private volatile boolean mergeable;
@@ -201,6 +203,25 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     public VhostUserDevice newDevice(final DatapathBarrier barrier)
     {
         return new VhostUserDevice(name, this, barrier);
+    }
+
+    @Override
+    public void ringRecovered(final RingResume resume)
+    {
+        ringRecoveries++;
+        inFlightLost += resume.lost();
+    }
+
+    /** Rings started from the ring's own used index instead of the front end's base (control thread writes). */
+    public long ringRecoveries()
+    {
+        return ringRecoveries;
+    }
+
+    /** Frames lost in chains a previous back end took and never returned, when the front end's base told. */
+    public long inFlightLost()
+    {
+        return inFlightLost;
     }
 
     // ------------------------------------------------------------------ switch <- guest TX

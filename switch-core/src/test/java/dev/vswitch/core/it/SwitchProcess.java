@@ -8,13 +8,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Starts the switch as users run it: a separate JVM with bin/vswitch's options and classpath, and reads its log. */
-final class SwitchProcess
+public final class SwitchProcess
 {
     private SwitchProcess()
     {
     }
 
-    static List<String> javaCommand(final Path config) throws IOException
+    public static List<String> javaCommand(final Path config) throws IOException
     {
         final Path target = Path.of("target").toAbsolutePath();
         final String classpath = target.resolve("classes") + ":" +
@@ -26,7 +26,7 @@ final class SwitchProcess
         return cmd;
     }
 
-    static void awaitLog(final Path log, final String text, final Duration timeout) throws IOException
+    public static void awaitLog(final Path log, final String text, final Duration timeout) throws IOException
     {
         final long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline)

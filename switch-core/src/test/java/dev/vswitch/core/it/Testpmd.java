@@ -26,6 +26,7 @@ public final class Testpmd implements AutoCloseable
     private static final Pattern TX = Pattern.compile("TX-packets:\\s+(\\d+)");
     private static final Pattern RX_PPS = Pattern.compile("Rx-pps:\\s+(\\d+)");
     private static final Pattern TX_PPS = Pattern.compile("Tx-pps:\\s+(\\d+)");
+    private static final Pattern TX_DROPPED = Pattern.compile("TX-dropped:\\s+(\\d+)");
 
     private final Process process;
     private final Writer stdin;
@@ -138,6 +139,40 @@ public final class Testpmd implements AutoCloseable
             sleep(50);
         }
         throw new AssertionError("testpmd printed no stats within " + timeout + "; output tail:\n" + tail(3000));
+    }
+
+    /**
+     * Frames testpmd's forwarding could not hand to a port (TX-dropped of "show fwd stats all", summed over all
+     * ports): in a loop, the frames lost while the device under test was away.
+     */
+    public long txDropped(final Duration timeout) throws IOException
+    {
+        final int mark = output.length();
+        command("show fwd stats all");
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline)
+        {
+            final String tail = output.substring(mark);
+            final int acc = tail.indexOf("Accumulated forward statistics");
+            if (acc >= 0 && tail.indexOf("TX-total", acc) >= 0)
+            {
+                final Matcher m = TX_DROPPED.matcher(tail.substring(acc));
+                return m.find() ? Long.parseLong(m.group(1)) : -1;
+            }
+            sleep(20);
+        }
+        throw new AssertionError("testpmd printed no forward stats within " + timeout + ":\n" + tail(3000));
+    }
+
+    /** RX-packets summed over all ports, from a fresh "show port stats all". */
+    public long rxTotal(final Duration timeout) throws IOException
+    {
+        long sum = 0;
+        for (final PortStats s : stats(timeout))
+        {
+            sum += s.rxPackets();
+        }
+        return sum;
     }
 
     private List<PortStats> parse(final String text)

@@ -535,6 +535,17 @@ public final class FrontEnd implements AutoCloseable
     public long startDevice(final GuestMemory memory, final DriverRing rx, final DriverRing tx, final long wanted)
         throws IOException
     {
+        return startDevice(memory, rx, tx, wanted, null);
+    }
+
+    /**
+     * As {@link #startDevice(GuestMemory, DriverRing, DriverRing, long)}, but SET_VRING_BASE sends {@code bases}
+     * ({rx, tx}) instead of each ring's used->idx: what a front end that stayed up across a back-end restart sends
+     * (DPDK virtio-user in server mode: 0).
+     */
+    public long startDevice(final GuestMemory memory, final DriverRing rx, final DriverRing tx, final long wanted,
+        final int[] bases) throws IOException
+    {
         final long offered = handshake();
         final long features = offered & wanted;
         setFeatures(features);
@@ -545,7 +556,7 @@ public final class FrontEnd implements AutoCloseable
             final DriverRing ring = rings[q];
             ring.setEventIdx((features & F_RING_EVENT_IDX) != 0);
             setVringNum(q, ring.size());
-            setVringBase(q, ring.usedIdx());
+            setVringBase(q, bases == null ? ring.usedIdx() : bases[q]);
             setVringAddr(q, ring.descUva(), ring.usedUva(), ring.availUva());
             replaceFd(kickFds, q, EventFd.create());
             setVringKick(q, kickFds[q]);

@@ -89,7 +89,7 @@ public final class QemuGuest implements AutoCloseable {
                 log.flush();
             }
             startNanos = System.nanoTime();
-            // stdin stays an open pipe: the serial console is on stdio and we never type into it.
+            // stdin stays an open pipe: the serial console is on stdio; typeLine writes into it.
             process = new ProcessBuilder(command).redirectErrorStream(true).start();
             shutdownHook = new Thread(this::kill, "qemu-" + name + "-shutdown");
             Runtime.getRuntime().addShutdownHook(shutdownHook);
@@ -118,8 +118,13 @@ public final class QemuGuest implements AutoCloseable {
      *     40 console lines
      */
     public String awaitLine(String marker, Duration timeout) {
+        return awaitLine(marker, 0, timeout);
+    }
+
+    /** As {@link #awaitLine(String, Duration)}, looking only at console lines from index {@code from} on. */
+    public String awaitLine(String marker, int from, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        int checked = 0;
+        int checked = from;
         synchronized (lines) {
             while (true) {
                 boolean exited = eof; // read before scanning: then every line is already there
@@ -145,6 +150,20 @@ public final class QemuGuest implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Console lines so far (an index for {@link #awaitLine(String, int, Duration)}). */
+    public int lineCount() {
+        synchronized (lines) {
+            return lines.size();
+        }
+    }
+
+    /** Types {@code line} and a newline on the guest's serial console (QEMU's stdin). */
+    public void typeLine(String line) throws IOException {
+        requireStarted();
+        process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        process.getOutputStream().flush();
     }
 
     /** Whether some console line so far contains {@code marker}. */
