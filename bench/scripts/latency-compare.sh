@@ -105,7 +105,8 @@ run_dpdk() {
 
 run_ovs() {
   local d="$work/ovs-$1" o="$OUT/ovs-$1"; mkdir -p "$d" "$o"
-  { ovs_start "$d" && ovs_add_port "$d" a dpdkvhostuser && ovs_add_port "$d" b dpdkvhostuser; } > "$o/setup.log" 2>&1
+  { ovs_db_start "$d" && ovs_add_port "$d" a dpdkvhostuser && ovs_add_port "$d" b dpdkvhostuser &&
+    ovs_vswitchd_cmd "$d" && "${OVS_VSWITCHD_CMD[@]}" --detach; } > "$o/setup.log" 2>&1
   wait_sockets "$d" ""
   probe ovs "$d" "$o" ""
   cp "$d/ovs-vswitchd.log" "$o/" 2>/dev/null || true

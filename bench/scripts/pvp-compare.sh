@@ -74,7 +74,8 @@ run_dpdk() {
 
 run_ovs() {
   local d="$work/ovs$LEN-$1"; mkdir -p "$d"
-  { ovs_start "$d" && ovs_add_port "$d" vm1 dpdkvhostuser && ovs_add_port "$d" vm2 dpdkvhostuser; } > "$d/setup.out" 2>&1
+  { ovs_db_start "$d" && ovs_add_port "$d" vm1 dpdkvhostuser && ovs_add_port "$d" vm2 dpdkvhostuser &&
+    ovs_vswitchd_cmd "$d" && "${OVS_VSWITCHD_CMD[@]}" --detach; } > "$d/setup.out" 2>&1
   await_socket "$d/vm2"
   generator "$d" "$d/vm1" "$d/vm2"
   ovs_stop "$d"

@@ -15,6 +15,8 @@
 set -euo pipefail
 RESTARTS=${1:-5}; WHICH=${2:-"vswitch handover ovs"}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=lib/ovs-dpdk.sh
+. "$root/bench/scripts/lib/ovs-dpdk.sh"
 work=$(mktemp -d /tmp/restart.XXXXXX)
 cleanup() {
   exec 3>&- 2>/dev/null || true
@@ -109,23 +111,14 @@ handover_promote() { mv "$work/next.pid" "$work/dut.pid"; }
 
 ovs_setup() {
   local d=$1
-  export OVS_RUNDIR=$d/ovs OVS_LOGDIR=$d/ovs OVS_DBDIR=$d/ovs OVS_SYSCONFDIR=$d/ovs
-  mkdir -p "$OVS_RUNDIR"
-  ovsdb-tool create "$OVS_DBDIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-  taskset -c 0 ovsdb-server "$OVS_DBDIR/conf.db" --remote="punix:$OVS_RUNDIR/db.sock" \
-    --pidfile="$OVS_RUNDIR/ovsdb-server.pid" --detach --log-file="$OVS_LOGDIR/ovsdb-server.log"
-  ovs-vsctl --db="unix:$OVS_RUNDIR/db.sock" --no-wait init
-  ovs-vsctl --db="unix:$OVS_RUNDIR/db.sock" --no-wait set Open_vSwitch . other_config:dpdk-init=true \
-    other_config:pmd-cpu-mask=0x2 other_config:per-port-memory=true \
-    "other_config:dpdk-extra=--no-huge -m 1024 --legacy-mem --no-pci --file-prefix=ovs$$"
-  ovs-vsctl --db="unix:$OVS_RUNDIR/db.sock" --no-wait add-br br0 -- set bridge br0 datapath_type=netdev -- \
-    add-port br0 vm1 -- set Interface vm1 type=dpdkvhostuserclient "options:vhost-server-path=$d/vm1.sock" -- \
-    add-port br0 vm2 -- set Interface vm2 type=dpdkvhostuserclient "options:vhost-server-path=$d/vm2.sock"
+  ovs_db_start "$d/ovs"
+  ovs_add_port "$d/ovs" vm1 dpdkvhostuserclient "options:vhost-server-path=$d/vm1.sock"
+  ovs_add_port "$d/ovs" vm2 dpdkvhostuserclient "options:vhost-server-path=$d/vm2.sock"
 }
-ovs_start() {
+ovs_start() {   # under &, so the pid is ovs-vswitchd's: the restart is SIGTERM to it and the same command again
   local d=$1
-  taskset -c 0 /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk "unix:$OVS_RUNDIR/db.sock" \
-    --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" --log-file="$OVS_LOGDIR/ovs-vswitchd.log" >> "$d/ovs.out" 2>&1 &
+  ovs_vswitchd_cmd "$d/ovs"
+  "${OVS_VSWITCHD_CMD[@]}" >> "$d/ovs.out" 2>&1 &
   echo $! > "$work/dut.pid"
 }
 
@@ -164,7 +157,7 @@ measure() { # $1 = vswitch | ovs; prints one line per restart: downtime shutdown
   done
   kill -TERM "$(cat "$work/dut.pid")"; while kill -0 "$(cat "$work/dut.pid")" 2>/dev/null; do sleep 0.05; done
   gen_stop
-  if [ "$dut" = ovs ]; then kill "$(cat "$OVS_RUNDIR/ovsdb-server.pid")" 2>/dev/null || true; fi
+  if [ "$dut" = ovs ]; then ovs_stop "$d/ovs"; fi
 }
 
 for dut in $WHICH; do measure "$dut"; done | tee "$work/results.txt"
