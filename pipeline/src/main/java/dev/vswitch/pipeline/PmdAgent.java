@@ -32,6 +32,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
     private final AtomicLong busyRounds = new AtomicLong();
     private final AtomicLong framesTaken = new AtomicLong();
+    /** Nanoseconds spent in rounds that took frames: busy share of the CPU and cost per frame. PMD-written. */
+    private final AtomicLong busyNanos = new AtomicLong();
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     private int firstPort;
@@ -100,7 +102,9 @@ public final class PmdAgent implements Agent, DatapathBarrier
             busyRounds.setOpaque(busyRounds.getOpaque() + 1);
             framesTaken.setOpaque(framesTaken.getOpaque() + received);
             // Every frame of the round waited at most this long between being polled and its used-ring publish.
-            latency.recordValueWithCount(System.nanoTime() - start, received);
+            final long took = System.nanoTime() - start;
+            busyNanos.setOpaque(busyNanos.getOpaque() + took);
+            latency.recordValueWithCount(took, received);
         }
         return received;
     }
@@ -159,6 +163,12 @@ public final class PmdAgent implements Agent, DatapathBarrier
     public long framesTaken()
     {
         return framesTaken.getOpaque();
+    }
+
+    /** Nanoseconds spent in rounds that took at least one frame, over all rounds. */
+    public long busyNanos()
+    {
+        return busyNanos.getOpaque();
     }
 
     /** Poll-to-publish latency since the previous call (nanoseconds). Allocates; call from the stats thread. */
