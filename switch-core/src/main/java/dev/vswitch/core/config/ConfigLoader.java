@@ -41,7 +41,8 @@ public final class ConfigLoader {
     static final int MIN_VLAN = 1;
     static final int MAX_VLAN = 4094;
 
-    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "pipeline", "mirror");
+    private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "pipeline", "mirror",
+            "control");
     private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
     private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
     private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
@@ -55,6 +56,7 @@ public final class ConfigLoader {
     private static final List<String> FDB_STATIC_KEYS = List.of("mac", "port", "vlan");
     private static final List<String> MIRROR_KEYS = List.of("from", "to-pcap", "to-tap", "direction", "snaplen");
     private static final List<String> PIPELINE_KEYS = List.of("stages");
+    private static final List<String> CONTROL_KEYS = List.of("socket");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -110,7 +112,8 @@ public final class ConfigLoader {
         List<PortConfig> ports = ports(root.get("ports"), createSocketDirs ? missingDirs : null);
         SwitchConfig config = new SwitchConfig(ports, datapath(root.get("datapath").optionalMapping()),
                 stats(root.get("stats").optionalMapping()), fdb(root.get("fdb").optionalMapping(), ports),
-                pipeline(root.get("pipeline"), source), mirrors(root.get("mirror"), ports));
+                pipeline(root.get("pipeline"), source), mirrors(root.get("mirror"), ports),
+                control(root.get("control").optionalMapping(), ports, createSocketDirs ? missingDirs : null));
 
         for (MissingDir missing : missingDirs) {
             try {
@@ -355,6 +358,13 @@ public final class ConfigLoader {
             unique(seen, cpus[i], items.get(i), "CPU " + cpus[i]);
         }
         return cpus;
+    }
+
+    private static ControlConfig control(NodeReader control, List<PortConfig> ports, List<MissingDir> missingDirs)
+            throws ConfigException {
+        control.allowOnly(CONTROL_KEYS);
+        NodeReader socket = control.get("socket");
+        return socket.isPresent() ? new ControlConfig(socket(socket, missingDirs)) : ControlConfig.defaultFor(ports);
     }
 
     private static StatsConfig stats(NodeReader stats) throws ConfigException {

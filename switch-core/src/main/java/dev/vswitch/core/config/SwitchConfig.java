@@ -8,7 +8,13 @@ import java.util.Objects;
  * immutable.
  */
 public record SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb,
-        PipelineConfig pipeline, List<MirrorConfig> mirrors) {
+        PipelineConfig pipeline, List<MirrorConfig> mirrors, ControlConfig control) {
+
+    /** With the default control socket (beside the first vhost-user port's socket). */
+    public SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb,
+            PipelineConfig pipeline, List<MirrorConfig> mirrors) {
+        this(ports, datapath, stats, fdb, pipeline, mirrors, ControlConfig.defaultFor(ports));
+    }
 
     /** With the default pipeline (classify, mac-learning, forward) and no mirrors. */
     public SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb) {
@@ -22,5 +28,6 @@ public record SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, Stat
         Objects.requireNonNull(datapath, "datapath");
         Objects.requireNonNull(stats, "stats");
         Objects.requireNonNull(fdb, "fdb");
+        Objects.requireNonNull(control, "control");
     }
 }
