@@ -8,6 +8,7 @@ import dev.vswitch.core.config.PortConfig;
 import dev.vswitch.core.config.PortType;
 import dev.vswitch.core.config.SocketMode;
 import dev.vswitch.core.config.SwitchConfig;
+import dev.vswitch.core.control.PmdTasks;
 import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.PmdAgent;
@@ -61,6 +62,8 @@ public final class VSwitch implements AutoCloseable
     private final MacTable fdb;
     private final Stage[] stages;
     private final PmdAgent pmd;
+    /** Control-plane work the PMD runs between rounds (FDB writes from vswitchctl). */
+    private final PmdTasks pmdTasks = new PmdTasks();
     private final AgentRunner pmdRunner;
     private Thread statsThread;
     private volatile boolean closed;
@@ -105,9 +108,9 @@ public final class VSwitch implements AutoCloseable
         }
         fdb = table;
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
-        // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
-        final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
-            new CompositeAgent(pmd, new MacAger(fdb, clock));
+        // Aging and control-plane FDB writes run on the PMD thread, between rounds: the FDB has a single writer.
+        final Agent datapath = config.fdb().agingSeconds() == 0 ? new CompositeAgent(pmd, pmdTasks) :
+            new CompositeAgent(pmd, new MacAger(fdb, clock), pmdTasks);
         final int cpu = dp.cpus()[0];
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
@@ -351,6 +354,52 @@ public final class VSwitch implements AutoCloseable
     {
         return pmd;
     }
+
+    // ---- read-only views and PMD task queue for the control socket (dev.vswitch.core.control)
+
+    public SwitchConfig config()
+    {
+        return config;
+    }
+
+    /** The ports as the data path sees them, by port id. */
+    public List<SwitchPort> ports()
+    {
+        return List.of(ports);
+    }
+
+    /** The port as built (a {@code VhostUserPort}, {@code TapPort} or {@code UnavailablePort}), by port id. */
+    public SwitchPort rawPort(final int id)
+    {
+        return rawPorts[id];
+    }
+
+    /** Runs work on the PMD thread between rounds (for state the PMD is the only writer of). */
+    public PmdTasks pmdTasks()
+    {
+        return pmdTasks;
+    }
+
+    /** The stages, in pipeline order. */
+    public List<Stage> stages()
+    {
+        return List.of(stages);
+    }
+
+    /** Whether the vhost-user port {@code name} has a front end connected now. */
+    public boolean isConnected(final String name)
+    {
+        for (final VhostUserEndpoint e : endpoints)
+        {
+            if (e.name().equals(name))
+            {
+                return e.isConnected();
+            }
+        }
+        return false;
+    }
+
+    // ---- end of control-socket views
 
     public VhostUserEndpoint endpoint(final String name)
     {

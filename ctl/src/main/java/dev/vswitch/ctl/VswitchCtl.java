@@ -1,0 +1,432 @@
+package dev.vswitch.ctl;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code vswitchctl}: the operator's CLI for a running switch. Each command is one request on the switch's control
+ * socket; {@code --json} prints the switch's JSON answer as is, otherwise a table. Exit codes: 0 done, 1 the switch
+ * refused the request (the message says why), 2 bad usage, 3 the switch could not be reached or did not answer.
+ */
+@Command(name = "vswitchctl", mixinStandardHelpOptions = true, version = "vswitchctl 0.1",
+    description = "Inspects and changes a running vswitch through its control socket.",
+    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, CommandLine.HelpCommand.class },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = { "0:done", "1:the switch refused the request", "2:bad usage", "3:switch unreachable" })
+public final class VswitchCtl implements Runnable
+{
+    public static final int REFUSED = 1;
+    public static final int UNREACHABLE = 3;
+    /** Where the shipped config/switch.yaml puts the control socket (beside its vhost-user sockets). */
+    public static final String DEFAULT_SOCKET = "/tmp/vswitch/control.sock";
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** The same options before the command ({@code vswitchctl --socket P show ports}); the command's own win. */
+    @Mixin
+    Common common;
+
+    @Override
+    public void run()
+    {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (try --help)");
+    }
+
+    public static void main(final String[] args)
+    {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs one command line with the given output streams; returns the exit code. */
+    public static int run(final String[] args, final PrintWriter out, final PrintWriter err)
+    {
+        final CommandLine cli = new CommandLine(new VswitchCtl());
+        cli.setOut(out);
+        cli.setErr(err);
+        return cli.execute(args);
+    }
+
+    /** Options every command takes. */
+    static final class Common
+    {
+        @Option(names = "--socket", paramLabel = "PATH",
+            description = "The switch's control socket (default: $VSWITCH_CONTROL_SOCKET, else " + DEFAULT_SOCKET + ")")
+        Path socket;
+
+        @Option(names = "--json", description = "Print the switch's JSON answer instead of a table")
+        boolean json;
+
+        @Option(names = "--timeout-ms", paramLabel = "MS",
+            description = "How long to wait for the answer (default: 10000)")
+        Long timeoutMillis;
+
+        long timeoutMillis(final Common outer)
+        {
+            return timeoutMillis != null ? timeoutMillis : outer.timeoutMillis != null ? outer.timeoutMillis : 10_000;
+        }
+
+        Path socket(final Common outer)
+        {
+            if (socket != null)
+            {
+                return socket;
+            }
+            if (outer.socket != null)
+            {
+                return outer.socket;
+            }
+            final String env = System.getenv("VSWITCH_CONTROL_SOCKET");
+            return Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET);
+        }
+    }
+
+    /** One request: sends it, prints the answer as JSON or through {@link #print}, maps the outcome to exit codes. */
+    abstract static class Request implements Callable<Integer>
+    {
+        @Mixin
+        Common common;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        abstract String command();
+
+        abstract void args(ObjectNode args);
+
+        abstract void print(JsonNode result, PrintWriter out);
+
+        @Override
+        public Integer call() throws JsonProcessingException
+        {
+            final PrintWriter out = spec.commandLine().getOut();
+            final PrintWriter err = spec.commandLine().getErr();
+            final Common outer = ((VswitchCtl)spec.root().userObject()).common;
+            final boolean json = common.json || outer.json;
+            final ControlClient client = new ControlClient(common.socket(outer), common.timeoutMillis(outer));
+            final ObjectNode args = client.json().createObjectNode();
+            args(args);
+            final JsonNode answer;
+            try
+            {
+                answer = client.call(command(), args);
+            }
+            catch (final IOException ex)
+            {
+                err.println("vswitchctl: " + ex.getMessage());
+                err.flush();
+                return UNREACHABLE;
+            }
+            final boolean ok = answer.path("ok").asBoolean(false);
+            if (json)
+            {
+                out.println(client.json().writerWithDefaultPrettyPrinter().writeValueAsString(answer));
+                out.flush();
+                return ok ? 0 : REFUSED;
+            }
+            if (!ok)
+            {
+                err.println("vswitchctl: " + answer.path("error").asText("the switch refused the request"));
+                err.flush();
+                return REFUSED;
+            }
+            print(answer.path("result"), out);
+            out.flush();
+            return 0;
+        }
+    }
+
+    // ------------------------------------------------------------------ show
+
+    @Command(name = "show", description = "Shows the switch's state.",
+        subcommands = { ShowPorts.class, ShowFdb.class, ShowPmd.class, ShowConfig.class })
+    static final class Show implements Runnable
+    {
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run()
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "show what? ports, fdb, pmd or config");
+        }
+    }
+
+    @Command(name = "ports", mixinStandardHelpOptions = true,
+        description = "Ports: type, state, MTU, VLAN, counters, drops by reason, negotiated virtio features.")
+    static final class ShowPorts extends Request
+    {
+        @Override
+        String command()
+        {
+            return "show ports";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            final Table t = new Table("NAME", "TYPE", "STATE", "MTU", "VLAN", "RX-PKTS", "TX-PKTS", "RX-BYTES",
+                "TX-BYTES", "FLOODED", "DROPS", "DROPS-BY-REASON", "FEATURES");
+            for (final JsonNode p : result.path("ports"))
+            {
+                final JsonNode c = p.path("counters");
+                long drops = 0;
+                final StringBuilder reasons = new StringBuilder();
+                final Iterator<Map.Entry<String, JsonNode>> it = p.path("drops").fields();
+                while (it.hasNext())
+                {
+                    final Map.Entry<String, JsonNode> e = it.next();
+                    if (e.getValue().asLong() != 0)
+                    {
+                        drops += e.getValue().asLong();
+                        reasons.append(reasons.length() == 0 ? "" : ",").append(e.getKey()).append('=')
+                            .append(e.getValue().asLong());
+                    }
+                }
+                final String vlan = p.has("vlan") ? "access " + p.get("vlan").asInt() :
+                    p.has("trunk") ? "trunk " + join(p.get("trunk")) : "-";
+                t.row(p.path("name").asText(), p.path("type").asText(), p.path("state").asText(),
+                    p.path("mtu").asInt(), vlan, c.path("rx_packets").asLong(), c.path("tx_packets").asLong(),
+                    c.path("rx_bytes").asLong(), c.path("tx_bytes").asLong(), c.path("flooded").asLong(), drops,
+                    reasons.length() == 0 ? "-" : reasons, p.has("features") ? join(p.get("features")) : "-");
+            }
+            t.print(out);
+        }
+    }
+
+    @Command(name = "fdb", mixinStandardHelpOptions = true,
+        description = "The MAC table: MAC, VLAN, port, static or learned, seconds since last seen.")
+    static final class ShowFdb extends Request
+    {
+        @Option(names = "--port", paramLabel = "PORT", description = "Only entries on this port")
+        String port;
+
+        @Option(names = "--vlan", paramLabel = "VLAN", description = "Only entries in this VLAN (0 = untagged)")
+        Integer vlan;
+
+        @Override
+        String command()
+        {
+            return "show fdb";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            if (port != null)
+            {
+                args.put("port", port);
+            }
+            if (vlan != null)
+            {
+                args.put("vlan", vlan);
+            }
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            final Table t = new Table("MAC", "VLAN", "PORT", "TYPE", "AGE");
+            for (final JsonNode e : result.path("entries"))
+            {
+                t.row(e.path("mac").asText(), e.path("vlan").asInt(), e.path("port").asText(),
+                    e.path("type").asText(), e.has("age_seconds") ? e.get("age_seconds").asLong() + "s" : "-");
+            }
+            t.print(out);
+            out.println(result.path("entries").size() + " shown; " + result.path("size").asInt() + " of " +
+                result.path("capacity").asInt() + " entries in the table");
+        }
+    }
+
+    @Command(name = "pmd", mixinStandardHelpOptions = true,
+        description = "Per PMD thread over a 0.5 s window: busy %%, frames per busy round, ns per frame, " +
+            "poll-to-publish percentiles, the ports it polls.")
+    static final class ShowPmd extends Request
+    {
+        @Override
+        String command()
+        {
+            return "show pmd";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            final Table t = new Table("PMD", "CPU", "BUSY%", "FRAMES/BUSY-ROUND", "NS/FRAME", "P2P-P50-NS",
+                "P2P-P99-NS", "P2P-MAX-NS", "FRAMES", "PORTS");
+            for (final JsonNode p : result.path("pmds"))
+            {
+                final JsonNode l = p.path("poll_to_publish_ns");
+                t.row(p.path("name").asText(), p.path("cpu").asInt(), p.path("busy_percent").asDouble(),
+                    p.path("frames_per_busy_round").asDouble(), p.path("ns_per_frame").asDouble(),
+                    l.path("p50").asLong(), l.path("p99").asLong(), l.path("max").asLong(), p.path("frames").asLong(),
+                    join(p.path("ports")));
+            }
+            t.print(out);
+        }
+    }
+
+    @Command(name = "config", mixinStandardHelpOptions = true,
+        description = "The running configuration as YAML (the file as the switch loaded it).")
+    static final class ShowConfig extends Request
+    {
+        @Override
+        String command()
+        {
+            return "show config";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("# running configuration, loaded from " + result.path("file").asText());
+            out.print(result.path("yaml").asText());
+        }
+    }
+
+    // ------------------------------------------------------------------ fdb
+
+    @Command(name = "fdb", description = "Changes the MAC table (the data path applies it between two rounds).",
+        subcommands = { FdbAdd.class, FdbDel.class, FdbFlush.class })
+    static final class Fdb implements Runnable
+    {
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run()
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "fdb what? add, del or flush");
+        }
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true,
+        description = "Adds a static entry (never aged or moved by learning; kept until restart or 'fdb del').")
+    static final class FdbAdd extends Request
+    {
+        @Parameters(index = "0", paramLabel = "MAC", description = "Unicast MAC, e.g. 02:00:00:00:00:01")
+        String mac;
+
+        @Parameters(index = "1", paramLabel = "PORT", description = "Port name")
+        String port;
+
+        @Option(names = "--vlan", paramLabel = "VLAN", defaultValue = "0", description = "VLAN (0 = untagged)")
+        int vlan;
+
+        @Override
+        String command()
+        {
+            return "fdb add";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            args.put("mac", mac).put("port", port).put("vlan", vlan);
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("added " + result.path("mac").asText() + " vlan " + result.path("vlan").asInt() + " -> " +
+                result.path("port").asText() + " (static)");
+        }
+    }
+
+    @Command(name = "del", mixinStandardHelpOptions = true, description = "Removes an entry, learned or static.")
+    static final class FdbDel extends Request
+    {
+        @Parameters(index = "0", paramLabel = "MAC")
+        String mac;
+
+        @Option(names = "--vlan", paramLabel = "VLAN", defaultValue = "0", description = "VLAN (0 = untagged)")
+        int vlan;
+
+        @Override
+        String command()
+        {
+            return "fdb del";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            args.put("mac", mac).put("vlan", vlan);
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("removed " + result.path("mac").asText() + " vlan " + result.path("vlan").asInt() +
+                " (was on " + result.path("port").asText() + ")");
+        }
+    }
+
+    @Command(name = "flush", mixinStandardHelpOptions = true,
+        description = "Removes learned entries (all, or one port's); static entries stay.")
+    static final class FdbFlush extends Request
+    {
+        @Option(names = "--port", paramLabel = "PORT", description = "Only this port's learned entries")
+        String port;
+
+        @Override
+        String command()
+        {
+            return "fdb flush";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            if (port != null)
+            {
+                args.put("port", port);
+            }
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("removed " + result.path("removed").asInt() + " learned entries");
+        }
+    }
+
+    private static String join(final JsonNode array)
+    {
+        final StringBuilder sb = new StringBuilder();
+        for (final JsonNode n : array)
+        {
+            sb.append(sb.length() == 0 ? "" : ",").append(n.asText());
+        }
+        return sb.toString();
+    }
+}
