@@ -79,9 +79,19 @@ public final class ControlClient
                 }
             }, timeoutMillis);
             final ByteBuffer out = ByteBuffer.wrap(line);
-            while (out.hasRemaining())
+            IOException writeFailed = null;
+            try
             {
-                ch.write(out);
+                while (out.hasRemaining())
+                {
+                    ch.write(out);
+                }
+            }
+            catch (final IOException ex)
+            {
+                // A switch refusing the connection (too many clients) answers and closes before reading: its
+                // answer is still there to read.
+                writeFailed = ex;
             }
             final ByteArrayOutputStream answer = new ByteArrayOutputStream();
             final ByteBuffer in = ByteBuffer.allocate(8192);
@@ -114,7 +124,8 @@ public final class ControlClient
             }
             if (answer.size() == 0)
             {
-                throw new UnreachableException("the switch closed the connection without an answer", null);
+                throw new UnreachableException("the switch closed the connection without an answer" +
+                    (writeFailed != null ? " (" + writeFailed.getMessage() + ")" : ""), writeFailed);
             }
             return json.readTree(answer.toByteArray());
         }
