@@ -24,7 +24,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "vswitchctl", mixinStandardHelpOptions = true, version = "vswitchctl 0.1",
     description = "Inspects and changes a running vswitch through its control socket.",
-    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, CommandLine.HelpCommand.class },
+    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, VswitchCtl.Trace.class,
+        CommandLine.HelpCommand.class },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = { "0:done", "1:the switch refused the request", "2:bad usage", "3:switch unreachable" })
 public final class VswitchCtl implements Runnable
@@ -417,6 +418,73 @@ public final class VswitchCtl implements Runnable
         void print(final JsonNode result, final PrintWriter out)
         {
             out.println("removed " + result.path("removed").asInt() + " learned entries");
+        }
+    }
+
+    // ------------------------------------------------------------------ trace
+
+    @Command(name = "trace", mixinStandardHelpOptions = true,
+        description = "Traces the next frames from a port: each stage's verdict, the VLAN, FDB hit or miss, " +
+            "the destination ports and the offload action at each (pass, complete, segment).")
+    static final class Trace extends Request
+    {
+        @Parameters(index = "0", paramLabel = "PORT", description = "Port whose received frames are traced")
+        String port;
+
+        @Option(names = "--count", paramLabel = "N", defaultValue = "10", description = "Frames (1-256, default 10)")
+        int count;
+
+        @Option(names = "--wait-ms", paramLabel = "MS", defaultValue = "10000",
+            description = "Stop waiting for frames after this long (at most 30000; default 10000)")
+        int waitMillis;
+
+        @Override
+        String command()
+        {
+            return "trace";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            args.put("port", port).put("count", count).put("timeout_ms", waitMillis);
+            if (common.timeoutMillis == null)
+            {
+                common.timeoutMillis = waitMillis + 10_000L;   // the switch answers after the frames or the wait
+            }
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            for (final JsonNode f : result.path("frames"))
+            {
+                out.println("frame " + f.path("frame").asInt() + "  +" + f.path("time_us").asLong() + " us  " +
+                    f.path("in_port").asText() + "  " + f.path("src").asText() + " > " + f.path("dst").asText() +
+                    "  type " + f.path("ethertype").asText() + "  vlan " + f.path("vlan").asInt() + "  len " +
+                    f.path("length").asInt());
+                final Table t = new Table("  STAGE", "VERDICT", "OUT");
+                if (f.has("source_drop"))
+                {
+                    t.row("  (source port)", "drop " + f.path("source_drop").asText(), "");
+                }
+                for (final JsonNode s : f.path("stages"))
+                {
+                    t.row("  " + s.path("stage").asText(),
+                        s.path("verdict").asText() + (s.has("reason") ? " " + s.path("reason").asText() : ""),
+                        s.path("out").asText(""));
+                }
+                t.print(out);
+                out.println("  fdb: " + f.path("fdb").asText());
+                for (final JsonNode d : f.path("destinations"))
+                {
+                    out.println("  -> " + d.path("port").asText() + ": " + d.path("result").asText() +
+                        (d.has("offload") ? " (offload " + d.path("offload").asText() + ")" : "") +
+                        (d.has("reason") ? " (" + d.path("reason").asText() + ")" : ""));
+                }
+            }
+            out.println(result.path("recorded").asInt() + " of " + result.path("requested").asInt() +
+                " frames traced" + (result.path("complete").asBoolean() ? "" : " (no more frames within the wait)"));
         }
     }
 

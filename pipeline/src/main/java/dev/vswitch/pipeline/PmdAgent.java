@@ -27,6 +27,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final EventPoller<PacketEvent> poller;
     private final PacketPublisher publisher;
     private final PipelineHandler handler;
+    private final FrameTracer tracer;
     private final int burst;
     private final AtomicLong rounds = new AtomicLong();
     /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
@@ -49,6 +50,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         ring.addGatingSequences(poller.getSequence());
         this.publisher = new PacketPublisher(ring);
         this.handler = new PipelineHandler(stages, ports);
+        this.tracer = new FrameTracer(stages, ports, handler);
     }
 
     @Override
@@ -88,7 +90,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
             {
                 ports[i].prepareTransmit(received);
             }
-            poller.poll(handler);
+            // One plain field read per round: the tracer's handler only while a trace is armed.
+            poller.poll(tracer.isArmed() ? tracer : handler);
         }
         for (int i = 0; i < ports.length; i++)
         {
@@ -163,6 +166,12 @@ public final class PmdAgent implements Agent, DatapathBarrier
     public long framesTaken()
     {
         return framesTaken.getOpaque();
+    }
+
+    /** Packet trace: armed and disarmed on this PMD's thread, read by the control plane. */
+    public FrameTracer tracer()
+    {
+        return tracer;
     }
 
     /** Nanoseconds spent in rounds that took at least one frame, over all rounds. */

@@ -8,9 +8,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.config.PortConfig;
 import dev.vswitch.pipeline.DropReason;
+import dev.vswitch.pipeline.FrameTracer;
+import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.tap.TapPort;
 import dev.vswitch.vhost.VhostUserPort;
@@ -67,6 +70,7 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         commands.put("fdb flush", this::fdbFlush);
         commands.put("show pmd", args -> showPmd());
         commands.put("show config", args -> showConfig());
+        commands.put("trace", this::trace);
     }
 
     @Override
@@ -387,6 +391,131 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         final ObjectNode result = json.createObjectNode();
         result.putArray("pmds").add(p);
         return result;
+    }
+
+    // ------------------------------------------------------------------ trace
+
+    /**
+     * Arms the PMD's tracer for the next {@code count} frames from a port, waits for them (or the timeout) and
+     * reports each: stage verdicts, VLAN, FDB hit or miss, destinations and the offload action at each.
+     */
+    private JsonNode trace(final JsonNode args)
+    {
+        final String portName = requiredText(args, "port");
+        final int port = portId(portName);
+        final int count = optionalInt(args, "count", 10, 1, FrameTracer.MAX_FRAMES);
+        final int timeoutMillis = optionalInt(args, "timeout_ms", 10_000, 1, 30_000);
+        final FrameTracer tracer = sw.pmd().tracer();
+        sw.pmdTasks().call(() ->
+        {
+            tracer.arm(port, count);
+            return null;
+        });
+        final long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (tracer.recorded() < count && System.nanoTime() < deadline)
+        {
+            try
+            {
+                Thread.sleep(10);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        sw.pmdTasks().call(() ->
+        {
+            tracer.disarm();
+            return null;
+        });
+        final int frames = tracer.recorded();
+        final List<SwitchPort> ports = sw.ports();
+        final ArrayNode list = json.createArrayNode();
+        final long t0 = frames > 0 ? tracer.time(0) : 0;
+        for (int f = 0; f < frames; f++)
+        {
+            final ObjectNode frame = list.addObject();
+            frame.put("frame", f + 1);
+            frame.put("time_us", (tracer.time(f) - t0) / 1000);
+            frame.put("in_port", portName);
+            frame.put("length", tracer.length(f));
+            frame.put("src", formatMac(tracer.srcMac(f)));
+            frame.put("dst", formatMac(tracer.dstMac(f)));
+            frame.put("ethertype", String.format("0x%04x", tracer.etherType(f)));
+            frame.put("vlan", tracer.vlan(f));
+            if (tracer.sourceDrop(f) != DropReason.NONE)
+            {
+                frame.put("source_drop", DropReason.name(tracer.sourceDrop(f)));
+            }
+            final boolean multicast = (tracer.flags(f) & PacketEvent.FLAG_MULTICAST) != 0;
+            final ArrayNode stages = frame.putArray("stages");
+            String fdb = "not reached";
+            for (int st = 0; st < tracer.stagesRun(f); st++)
+            {
+                final ObjectNode stage = stages.addObject();
+                final String name = tracer.stageName(st);
+                stage.put("stage", name);
+                final int drop = tracer.stageDrop(f, st);
+                stage.put("verdict", drop == DropReason.NONE ? "pass" : "drop");
+                if (drop != DropReason.NONE)
+                {
+                    stage.put("reason", DropReason.name(drop));
+                }
+                final int before = tracer.outBefore(f, st);
+                final int after = tracer.stageOut(f, st);
+                if (after != before || ForwardStage.NAME.equals(name))
+                {
+                    stage.put("out", outName(after, ports));
+                }
+                if (ForwardStage.NAME.equals(name))
+                {
+                    fdb = before != PacketEvent.OUT_UNDECIDED ? "not consulted (" + outName(before, ports) +
+                        " chosen by an earlier stage)" : multicast ? "not consulted (multicast/broadcast: flood)" :
+                        after >= 0 || drop == DropReason.HAIRPIN ? "hit" : "miss";
+                }
+            }
+            frame.put("fdb", fdb);
+            final ArrayNode destinations = frame.putArray("destinations");
+            for (int p = 0; p < tracer.portCount(); p++)
+            {
+                final int outcome = tracer.destination(f, p);
+                if (outcome == FrameTracer.NOT_SENT)
+                {
+                    continue;
+                }
+                final ObjectNode d = destinations.addObject();
+                d.put("port", ports.get(p).name());
+                if (outcome == FrameTracer.DELIVERED)
+                {
+                    d.put("result", "delivered");
+                    d.put("offload", OFFLOAD_NAMES[tracer.offload(f, p)]);
+                }
+                else
+                {
+                    d.put("result", "dropped");
+                    d.put("reason", DropReason.name(tracer.destinationDrop(f, p)));
+                }
+            }
+        }
+        final ObjectNode result = json.createObjectNode();
+        result.put("port", portName);
+        result.put("requested", count);
+        result.put("recorded", frames);
+        result.put("complete", frames >= count);
+        result.set("frames", list);
+        return result;
+    }
+
+    private static final String[] OFFLOAD_NAMES = { "pass", "complete", "segment" };
+
+    private static String outName(final int out, final List<SwitchPort> ports)
+    {
+        if (out >= 0 && out < ports.size())
+        {
+            return ports.get(out).name();
+        }
+        return out == PacketEvent.OUT_FLOOD ? "flood" : out == PacketEvent.OUT_DROP ? "drop" : "undecided";
     }
 
     private static double round1(final double v)

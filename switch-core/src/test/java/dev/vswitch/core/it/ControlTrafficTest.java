@@ -91,6 +91,37 @@ class ControlTrafficTest
                 assertTrue(cliOut.startsWith("MAC  ") && cliOut.contains(PREFIX + "02  0     vm2   learned"),
                     cliOut);
 
+                // trace vm1 --count 5: five frames of the pair, every stage passing, a unicast FDB hit to vm2.
+                final JsonNode trace = ok(ctl("--socket", socket.toString(), "trace", "vm1", "--count", "5",
+                    "--json"));
+                assertEquals(5, trace.path("frames").size(), trace.toString());
+                for (final JsonNode f : trace.path("frames"))
+                {
+                    assertEquals(PREFIX + "01", f.path("src").asText(), f.toString());
+                    assertEquals(PREFIX + "02", f.path("dst").asText(), f.toString());
+                    assertEquals(0, f.path("vlan").asInt());
+                    final List<String> stages = new ArrayList<>();
+                    for (final JsonNode st : f.path("stages"))
+                    {
+                        stages.add(st.path("stage").asText() + "=" + st.path("verdict").asText());
+                    }
+                    assertEquals(List.of("classify=pass", "mac-learning=pass", "forward=pass"), stages,
+                        f.toString());
+                    assertEquals("hit", f.path("fdb").asText(), f.toString());
+                    assertEquals(1, f.path("destinations").size(), f.toString());
+                    final JsonNode d = f.path("destinations").get(0);
+                    assertEquals("vm2", d.path("port").asText(), f.toString());
+                    // A full vm2 RX ring is a legitimate outcome of a busy loop; anything else must be a delivery.
+                    assertTrue(d.path("result").asText().equals("delivered") ?
+                        d.path("offload").asText().equals("pass") : d.path("reason").asText().equals("ring-full"),
+                        f.toString());
+                }
+                final Result humanTrace = ctl("--socket", socket.toString(), "trace", "vm2", "--count", "2");
+                assertEquals(0, humanTrace.code, humanTrace.err);
+                assertTrue(humanTrace.out.contains("  forward       pass     vm1") &&
+                    humanTrace.out.contains("fdb: hit") && humanTrace.out.endsWith("2 of 2 frames traced\n"),
+                    humanTrace.out);
+
                 // FDB writes go through the PMD while it forwards.
                 assertEquals(0, ctl("--socket", socket.toString(), "fdb", "add", "02:00:00:00:0d:99", "vm1").code);
                 final JsonNode withStatic = ok(ctl("--socket", socket.toString(), "show", "fdb", "--port", "vm1",
