@@ -224,6 +224,10 @@ public final class VswitchCtl implements Runnable
         @Option(names = "--vlan", paramLabel = "VLAN", description = "Only entries in this VLAN (0 = untagged)")
         Integer vlan;
 
+        @Option(names = "--limit", paramLabel = "N", defaultValue = "10000",
+            description = "Show at most N entries (1-1000000, default ${DEFAULT-VALUE})")
+        int limit;
+
         @Override
         String command()
         {
@@ -241,6 +245,7 @@ public final class VswitchCtl implements Runnable
             {
                 args.put("vlan", vlan);
             }
+            args.put("limit", limit);
         }
 
         @Override
@@ -253,8 +258,9 @@ public final class VswitchCtl implements Runnable
                     e.path("type").asText(), e.has("age_seconds") ? e.get("age_seconds").asLong() + "s" : "-");
             }
             t.print(out);
-            out.println(result.path("entries").size() + " shown; " + result.path("size").asInt() + " of " +
-                result.path("capacity").asInt() + " entries in the table");
+            out.println(result.path("entries").size() + " shown" + (result.path("truncated").asBoolean() ?
+                " of " + result.path("matched").asInt() + " matching (see --limit)" : "") + "; " +
+                result.path("size").asInt() + " of " + result.path("capacity").asInt() + " entries in the table");
         }
     }
 

@@ -44,6 +44,8 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
     /** Keys whose age one PMD task looks up: bounds the time a {@code show fdb} adds to one round. */
     private static final int AGE_CHUNK = 1024;
     private static final long PMD_WINDOW_MILLIS = 500;
+    private static final int DEFAULT_FDB_LIMIT = 10_000;
+    private static final int MAX_FDB_LIMIT = 1_000_000;
     private static final String[] COUNTER_NAMES = {
         "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "flooded", "unicast", "interrupts", "rx_retries", "rx_gso",
         "tx_gso", "tx_segmented", "tx_csum_filled", "kicks" };
@@ -221,6 +223,9 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
     {
         final String portFilter = optionalText(args, "port");
         final int vlanFilter = optionalInt(args, "vlan", -1, 0, 4094);
+        // Bounded: a 16M-entry table must not turn into a gigabyte answer on the switch's heap.
+        final int limit = optionalInt(args, "limit", DEFAULT_FDB_LIMIT, 1, MAX_FDB_LIMIT);
+        final int[] matched = new int[1];
         if (portFilter != null)
         {
             portId(portFilter);   // an unknown port is an error, not an empty list
@@ -231,7 +236,8 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         sw.fdb().forEachEntry((key, portName, isStatic) ->
         {
             final int vlan = (int)(key >>> 48) & 0xfff;
-            if ((portFilter == null || portFilter.equals(portName)) && (vlanFilter < 0 || vlanFilter == vlan))
+            if ((portFilter == null || portFilter.equals(portName)) && (vlanFilter < 0 || vlanFilter == vlan) &&
+                matched[0]++ < limit)
             {
                 keys.add(key);
                 ports.add(portName);
@@ -260,6 +266,8 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         final ObjectNode result = json.createObjectNode();
         result.put("size", sw.fdb().size());
         result.put("capacity", sw.fdb().capacity());
+        result.put("matched", matched[0]);
+        result.put("truncated", matched[0] > limit);
         result.set("entries", list);
         return result;
     }

@@ -98,7 +98,12 @@ public final class ControlServer implements AutoCloseable
             throw ex;
         }
         worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(limits.maxQueuedRequests()),
-            r -> new Thread(r, "control-worker"));
+            r ->
+            {
+                final Thread t = new Thread(r, "control-worker");
+                t.setDaemon(true);
+                return t;
+            });
         thread = new Thread(this::run, "control");
         thread.setDaemon(true);
     }

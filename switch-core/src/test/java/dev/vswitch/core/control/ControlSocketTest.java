@@ -123,6 +123,11 @@ class ControlSocketTest
         assertEquals("static", vm2Only.path("result").path("entries").get(0).path("type").asText());
         assertEquals(1, parse(ctl("--socket", s, "show", "fdb", "--vlan", "20", "--json").out)
             .path("result").path("entries").size());
+        final JsonNode limited = parse(ctl("--socket", s, "show", "fdb", "--limit", "1", "--json").out).path("result");
+        assertEquals(1, limited.path("entries").size());
+        assertEquals(2, limited.path("matched").asInt());
+        assertTrue(limited.path("truncated").asBoolean());
+        assertTrue(ctl("--socket", s, "show", "fdb", "--limit", "1").out.contains("1 shown of 2 matching"));
         assertEquals(sw.fdb().lookup(20, 0x0200_0000_aa02L), 1, "the data path's table has it");
 
         // flush removes learned entries only: the two static ones stay.
