@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "vswitchctl", mixinStandardHelpOptions = true, version = "vswitchctl 0.1",
     description = "Inspects and changes a running vswitch through its control socket.",
-    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, VswitchCtl.Trace.class,
+    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, VswitchCtl.Port.class, VswitchCtl.Trace.class,
         CommandLine.HelpCommand.class },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = { "0:done", "1:the switch refused the request", "2:bad usage", "3:switch unreachable" })
@@ -41,6 +41,9 @@ public final class VswitchCtl implements Runnable
     /** The same options before the command ({@code vswitchctl --socket P show ports}); the command's own win. */
     @Mixin
     Common common;
+
+    @Mixin
+    ControlSocket controlSocket;
 
     @Override
     public void run()
@@ -65,10 +68,6 @@ public final class VswitchCtl implements Runnable
     /** Options every command takes. */
     static final class Common
     {
-        @Option(names = "--socket", paramLabel = "PATH",
-            description = "The switch's control socket (default: $VSWITCH_CONTROL_SOCKET, else " + DEFAULT_SOCKET + ")")
-        Path socket;
-
         @Option(names = "--json", description = "Print the switch's JSON answer instead of a table")
         boolean json;
 
@@ -80,20 +79,28 @@ public final class VswitchCtl implements Runnable
         {
             return timeoutMillis != null ? timeoutMillis : outer.timeoutMillis != null ? outer.timeoutMillis : 10_000;
         }
+    }
 
-        Path socket(final Common outer)
+    /** {@code --socket}: every command but {@code port add}, whose --socket is the new port's. */
+    static final class ControlSocket
+    {
+        @Option(names = "--socket", paramLabel = "PATH",
+            description = "The switch's control socket (default: $VSWITCH_CONTROL_SOCKET, else " + DEFAULT_SOCKET + ")")
+        Path socket;
+    }
+
+    static Path resolveSocket(final Path own, final Path outer)
+    {
+        if (own != null)
         {
-            if (socket != null)
-            {
-                return socket;
-            }
-            if (outer.socket != null)
-            {
-                return outer.socket;
-            }
-            final String env = System.getenv("VSWITCH_CONTROL_SOCKET");
-            return Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET);
+            return own;
         }
+        if (outer != null)
+        {
+            return outer;
+        }
+        final String env = System.getenv("VSWITCH_CONTROL_SOCKET");
+        return Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET);
     }
 
     /** One request: sends it, prints the answer as JSON or through {@link #print}, maps the outcome to exit codes. */
@@ -107,6 +114,9 @@ public final class VswitchCtl implements Runnable
 
         abstract String command();
 
+        /** The control socket given to this command itself, or null. */
+        abstract Path ownSocket();
+
         abstract void args(ObjectNode args);
 
         abstract void print(JsonNode result, PrintWriter out);
@@ -116,9 +126,11 @@ public final class VswitchCtl implements Runnable
         {
             final PrintWriter out = spec.commandLine().getOut();
             final PrintWriter err = spec.commandLine().getErr();
-            final Common outer = ((VswitchCtl)spec.root().userObject()).common;
+            final VswitchCtl root = (VswitchCtl)spec.root().userObject();
+            final Common outer = root.common;
             final boolean json = common.json || outer.json;
-            final ControlClient client = new ControlClient(common.socket(outer), common.timeoutMillis(outer));
+            final ControlClient client = new ControlClient(resolveSocket(ownSocket(), root.controlSocket.socket),
+                common.timeoutMillis(outer));
             final ObjectNode args = client.json().createObjectNode();
             args(args);
             final JsonNode answer;
@@ -151,6 +163,19 @@ public final class VswitchCtl implements Runnable
         }
     }
 
+    /** A request taking {@code --socket} for the control socket. */
+    abstract static class SocketRequest extends Request
+    {
+        @Mixin
+        ControlSocket controlSocket;
+
+        @Override
+        Path ownSocket()
+        {
+            return controlSocket.socket;
+        }
+    }
+
     // ------------------------------------------------------------------ show
 
     @Command(name = "show", description = "Shows the switch's state.",
@@ -169,7 +194,7 @@ public final class VswitchCtl implements Runnable
 
     @Command(name = "ports", mixinStandardHelpOptions = true,
         description = "Ports: type, state, MTU, VLAN, counters, drops by reason, negotiated virtio features.")
-    static final class ShowPorts extends Request
+    static final class ShowPorts extends SocketRequest
     {
         @Override
         String command()
@@ -216,7 +241,7 @@ public final class VswitchCtl implements Runnable
 
     @Command(name = "fdb", mixinStandardHelpOptions = true,
         description = "The MAC table: MAC, VLAN, port, static or learned, seconds since last seen.")
-    static final class ShowFdb extends Request
+    static final class ShowFdb extends SocketRequest
     {
         @Option(names = "--port", paramLabel = "PORT", description = "Only entries on this port")
         String port;
@@ -267,7 +292,7 @@ public final class VswitchCtl implements Runnable
     @Command(name = "pmd", mixinStandardHelpOptions = true,
         description = "Per PMD thread over a 0.5 s window: busy %%, frames per busy round, ns per frame, " +
             "poll-to-publish percentiles, the ports it polls.")
-    static final class ShowPmd extends Request
+    static final class ShowPmd extends SocketRequest
     {
         @Override
         String command()
@@ -299,7 +324,7 @@ public final class VswitchCtl implements Runnable
 
     @Command(name = "config", mixinStandardHelpOptions = true,
         description = "The running configuration as YAML (the file as the switch loaded it).")
-    static final class ShowConfig extends Request
+    static final class ShowConfig extends SocketRequest
     {
         @Override
         String command()
@@ -338,7 +363,7 @@ public final class VswitchCtl implements Runnable
 
     @Command(name = "add", mixinStandardHelpOptions = true,
         description = "Adds a static entry (never aged or moved by learning; kept until restart or 'fdb del').")
-    static final class FdbAdd extends Request
+    static final class FdbAdd extends SocketRequest
     {
         @Parameters(index = "0", paramLabel = "MAC", description = "Unicast MAC, e.g. 02:00:00:00:00:01")
         String mac;
@@ -370,7 +395,7 @@ public final class VswitchCtl implements Runnable
     }
 
     @Command(name = "del", mixinStandardHelpOptions = true, description = "Removes an entry, learned or static.")
-    static final class FdbDel extends Request
+    static final class FdbDel extends SocketRequest
     {
         @Parameters(index = "0", paramLabel = "MAC")
         String mac;
@@ -400,7 +425,7 @@ public final class VswitchCtl implements Runnable
 
     @Command(name = "flush", mixinStandardHelpOptions = true,
         description = "Removes learned entries (all, or one port's); static entries stay.")
-    static final class FdbFlush extends Request
+    static final class FdbFlush extends SocketRequest
     {
         @Option(names = "--port", paramLabel = "PORT", description = "Only this port's learned entries")
         String port;
@@ -427,12 +452,138 @@ public final class VswitchCtl implements Runnable
         }
     }
 
+    // ------------------------------------------------------------------ port
+
+    @Command(name = "port", description = "Adds or removes a vhost-user port while the switch forwards " +
+        "(the YAML file is not changed; 'show config' lists what changed live).",
+        subcommands = { PortAdd.class, PortDel.class })
+    static final class Port implements Runnable
+    {
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run()
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "port what? add or del");
+        }
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true,
+        description = "Adds a port; the keys and their checks are those of a YAML port entry.")
+    static final class PortAdd extends Request
+    {
+        @Option(names = "--control-socket", paramLabel = "PATH",
+            description = "The switch's control socket (here --socket is the new port's; or give --socket before " +
+                "'port add', or set $VSWITCH_CONTROL_SOCKET)")
+        Path controlSocket;
+
+        @Override
+        Path ownSocket()
+        {
+            return controlSocket;
+        }
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Option(names = "--type", required = true, paramLabel = "TYPE", description = "vhost-user")
+        String type;
+
+        @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The port's unix socket")
+        String portSocket;
+
+        @Option(names = "--mode", paramLabel = "MODE", description = "server (default: the switch listens) or client")
+        String mode;
+
+        @Option(names = "--reconnect-ms", paramLabel = "MS", description = "client mode: retry interval")
+        Integer reconnectMillis;
+
+        @Option(names = "--mtu", paramLabel = "BYTES")
+        Integer mtu;
+
+        @Option(names = "--vlan", paramLabel = "VLAN", description = "Access port in this VLAN")
+        Integer vlan;
+
+        @Option(names = "--trunk", paramLabel = "VLAN", split = ",", description = "Trunk carrying these VLANs")
+        int[] trunk;
+
+        @Override
+        String command()
+        {
+            return "port add";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            args.put("name", name).put("type", type).put("socket", portSocket);
+            if (mode != null)
+            {
+                args.put("mode", mode);
+            }
+            if (reconnectMillis != null)
+            {
+                args.put("reconnect-ms", reconnectMillis);
+            }
+            if (mtu != null)
+            {
+                args.put("mtu", mtu);
+            }
+            if (vlan != null)
+            {
+                args.put("vlan", vlan);
+            }
+            if (trunk != null)
+            {
+                final com.fasterxml.jackson.databind.node.ArrayNode list = args.putArray("trunk");
+                for (final int v : trunk)
+                {
+                    list.add(v);
+                }
+            }
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("added port " + result.path("name").asText() + " (id " + result.path("id").asInt() + ", " +
+                result.path("mode").asText() + ", " + result.path("socket").asText() + ")");
+        }
+    }
+
+    @Command(name = "del", mixinStandardHelpOptions = true,
+        description = "Removes a port: disconnects its front end, unmaps its memory, forgets its FDB entries.")
+    static final class PortDel extends SocketRequest
+    {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        String command()
+        {
+            return "port del";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+            args.put("name", name);
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("removed port " + result.path("name").asText());
+        }
+    }
+
     // ------------------------------------------------------------------ trace
 
     @Command(name = "trace", mixinStandardHelpOptions = true,
         description = "Traces the next frames from a port: each stage's verdict, the VLAN, FDB hit or miss, " +
             "the destination ports and the offload action at each (pass, complete, segment).")
-    static final class Trace extends Request
+    static final class Trace extends SocketRequest
     {
         @Parameters(index = "0", paramLabel = "PORT", description = "Port whose received frames are traced")
         String port;

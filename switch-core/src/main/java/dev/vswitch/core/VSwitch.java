@@ -58,7 +58,11 @@ public final class VSwitch implements AutoCloseable
     /** The ports as the data path sees them: a mirrored port is its {@code MirroredPort} decorator. */
     private final SwitchPort[] ports;
     private final List<Mirror> mirrors = new ArrayList<>();
-    private final List<VhostUserEndpoint> endpoints = new ArrayList<>();
+    /** The running port configuration by port id (slot); null for a free slot. See {@link LivePorts}. */
+    private final PortConfig[] running;
+    private final VlanMembership vlans;
+    /** Changed by live port add/remove (control thread) while other threads look ports up. */
+    private final List<VhostUserEndpoint> endpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final MacTable fdb;
     private final Stage[] stages;
     private final PmdAgent pmd;
@@ -73,10 +77,18 @@ public final class VSwitch implements AutoCloseable
         this.config = config;
         final List<PortConfig> portConfigs = config.ports();
         final DatapathConfig dp = config.datapath();
-        rawPorts = new SwitchPort[portConfigs.size()];
+        // Spare slots for ports added live: ids stay stable, and the arrays the PMD and stages share never change.
+        rawPorts = new SwitchPort[portConfigs.size() + LivePorts.SPARE_SLOTS];
+        running = new PortConfig[rawPorts.length];
         for (int i = 0; i < rawPorts.length; i++)
         {
+            if (i >= portConfigs.size())
+            {
+                rawPorts[i] = LivePorts.freeSlot(i);
+                continue;
+            }
             final PortConfig pc = portConfigs.get(i);
+            running[i] = pc;
             rawPorts[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
         }
         ports = rawPorts.clone();
@@ -90,11 +102,12 @@ public final class VSwitch implements AutoCloseable
         }
         final EpochClock clock = MacAger.monotonicClock();
         MacTable table = null;
+        vlans = vlanMembership(portConfigs, rawPorts.length);
         try
         {
-            table = openFdb(config.fdb(), portConfigs, clock);
+            table = openFdb(config.fdb(), portConfigs, rawPorts.length, clock);
             stages = Pipelines.create(config.pipeline(),
-                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlanMembership(portConfigs)));
+                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlans));
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -119,13 +132,13 @@ public final class VSwitch implements AutoCloseable
     }
 
     /** The FDB, with ports identified by name (so a persisted table survives edits) and the static entries. */
-    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs, final EpochClock clock)
-        throws IOException
+    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs, final int slots,
+        final EpochClock clock) throws IOException
     {
-        final String[] names = new String[portConfigs.size()];
+        final String[] names = new String[slots];
         for (int i = 0; i < names.length; i++)
         {
-            names[i] = portConfigs.get(i).name();
+            names[i] = i < portConfigs.size() ? portConfigs.get(i).name() : LivePorts.freeSlotName(i);
         }
         final MacTable table = MacTable.open(fc.size(), fc.portLimit(), fc.agingSeconds(), names, fc.file(), clock);
         for (final FdbConfig.StaticMac s : fc.statics())
@@ -150,9 +163,9 @@ public final class VSwitch implements AutoCloseable
         throw new IllegalArgumentException("no port " + portName);
     }
 
-    private static VlanMembership vlanMembership(final List<PortConfig> portConfigs)
+    private static VlanMembership vlanMembership(final List<PortConfig> portConfigs, final int slots)
     {
-        final VlanMembership vlans = new VlanMembership(portConfigs.size());
+        final VlanMembership vlans = new VlanMembership(slots);
         for (int i = 0; i < portConfigs.size(); i++)
         {
             final PortConfig pc = portConfigs.get(i);
@@ -224,7 +237,7 @@ public final class VSwitch implements AutoCloseable
             mirror.start();
         }
         AgentRunner.startOnThread(pmdRunner);
-        for (int i = 0; i < ports.length; i++)
+        for (int i = 0; i < config.ports().size(); i++)
         {
             final PortConfig pc = config.ports().get(i);
             if (pc.type() != PortType.VHOST_USER)
@@ -255,7 +268,7 @@ public final class VSwitch implements AutoCloseable
             statsThread.setDaemon(true);
             statsThread.start();
         }
-        Log.info(LOG, "started: " + ports.length + " port(s), pipeline " + stageNames() + ", PMD on CPU " + cpus[0] +
+        Log.info(LOG, "started: " + config.ports().size() + " port(s), pipeline " + stageNames() + ", PMD on CPU " + cpus[0] +
             ", idle " + config.datapath().idle().name().toLowerCase().replace('_', '-'));
     }
 
@@ -295,9 +308,13 @@ public final class VSwitch implements AutoCloseable
 
     public void printStats()
     {
-        for (final SwitchPort port : ports)
+        for (int i = 0; i < ports.length; i++)
         {
-            Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
+            if (running[i] != null)
+            {
+                final SwitchPort port = ports[i];
+                Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
+            }
         }
         final StringBuilder line = new StringBuilder(256);
         for (final Stage s : stages)
@@ -324,11 +341,11 @@ public final class VSwitch implements AutoCloseable
 
     public SwitchPort port(final String name)
     {
-        for (final SwitchPort p : ports)
+        for (int i = 0; i < ports.length; i++)
         {
-            if (p.name().equals(name))
+            if (running[i] != null && ports[i].name().equals(name))
             {
-                return p;
+                return ports[i];
             }
         }
         throw new IllegalArgumentException("no port " + name);
@@ -394,6 +411,70 @@ public final class VSwitch implements AutoCloseable
             if (e.name().equals(name))
             {
                 return e.isConnected();
+            }
+        }
+        return false;
+    }
+
+    /** The running configuration of port id {@code id}, or null for a free slot. */
+    public PortConfig portConfig(final int id)
+    {
+        return running[id];
+    }
+
+    /** Adds a vhost-user port while the switch forwards (see {@link LivePorts}); returns its port id. */
+    public synchronized int addPort(final PortConfig pc) throws IOException
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("the switch is stopping");
+        }
+        return LivePorts.add(this, pc);
+    }
+
+    /** Removes a vhost-user port while the switch forwards (see {@link LivePorts}). */
+    public synchronized void removePort(final String name)
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("the switch is stopping");
+        }
+        LivePorts.remove(this, name);
+    }
+
+    // Package-private state for LivePorts.
+    SwitchPort[] dataPathPorts()
+    {
+        return ports;
+    }
+
+    SwitchPort[] builtPorts()
+    {
+        return rawPorts;
+    }
+
+    PortConfig[] runningPorts()
+    {
+        return running;
+    }
+
+    VlanMembership vlans()
+    {
+        return vlans;
+    }
+
+    List<VhostUserEndpoint> endpointList()
+    {
+        return endpoints;
+    }
+
+    boolean isMirrored(final String name)
+    {
+        for (final Mirror m : mirrors)
+        {
+            if (m.config().from().equals(name))
+            {
+                return true;
             }
         }
         return false;

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
@@ -54,7 +53,8 @@ public final class MacTable implements AutoCloseable
     private final long agingSeconds;
     private final String[] portNames;
     private final String[] staticValues;
-    private final Map<String, Integer> portIds = new HashMap<>();
+    /** Read by any thread ({@link #forEach}); changed by the PMD ({@link #renamePort}). */
+    private final Map<String, Integer> portIds = new java.util.concurrent.ConcurrentHashMap<>();
     private final int[] learnedOnPort;
     private final long[] rejectedOnPort;
     private int sweepIndex;
@@ -349,6 +349,18 @@ public final class MacTable implements AutoCloseable
     public int sweepSlots()
     {
         return cache.slots();
+    }
+
+    /**
+     * Gives port id {@code port} a new name (a port added live in a free slot, or a removed port's slot). Call after
+     * {@link #forgetPort} emptied the slot: entries are stored by name. PMD thread only.
+     */
+    public void renamePort(final int port, final String name)
+    {
+        portIds.remove(portNames[port], port);
+        portNames[port] = name;
+        staticValues[port] = STATIC_PREFIX + name;
+        portIds.put(name, port);
     }
 
     /** Removes every learned or static entry of a port (e.g. when it is removed). PMD thread only. */

@@ -6,7 +6,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vswitch.core.VSwitch;
+import dev.vswitch.core.config.ConfigException;
+import dev.vswitch.core.config.ConfigLoader;
 import dev.vswitch.core.config.PortConfig;
+import dev.vswitch.core.config.SocketMode;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.FrameTracer;
 import dev.vswitch.pipeline.PacketEvent;
@@ -73,6 +76,8 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         commands.put("show pmd", args -> showPmd());
         commands.put("show config", args -> showConfig());
         commands.put("trace", this::trace);
+        commands.put("port add", this::portAdd);
+        commands.put("port del", this::portDel);
     }
 
     @Override
@@ -153,11 +158,16 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         final List<SwitchPort> ports = sw.ports();
         for (int id = 0; id < ports.size(); id++)
         {
+            final PortConfig pc = sw.portConfig(id);
+            if (pc == null)
+            {
+                continue;   // a free slot for a port added live
+            }
             final SwitchPort port = ports.get(id);
             final SwitchPort raw = sw.rawPort(id);
-            final PortConfig pc = sw.config().ports().get(id);
             final ObjectNode p = list.addObject();
             p.put("name", port.name());
+            p.put("id", id);
             p.put("type", pc.type().name().toLowerCase().replace('_', '-'));
             p.put("state", state(port, raw));
             p.put("mtu", pc.mtu());
@@ -391,7 +401,13 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         latency.put("max", h.getMaxValue());
         latency.put("frames", h.getTotalCount());
         final ArrayNode polls = p.putArray("ports");
-        sw.ports().forEach(port -> polls.add(port.name()));
+        for (int id = 0; id < sw.ports().size(); id++)
+        {
+            if (sw.portConfig(id) != null)
+            {
+                polls.add(sw.ports().get(id).name());
+            }
+        }
         final ObjectNode totals = p.putObject("since_start");
         totals.put("rounds", pmd.rounds());
         totals.put("busy_rounds", pmd.busyRounds());
@@ -531,12 +547,120 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         return Math.round(v * 10) / 10.0;
     }
 
+    /**
+     * The file as loaded, followed by the ports added or removed live since (as comments the operator can fold
+     * into the file: {@code port add} does not edit the YAML).
+     */
     private JsonNode showConfig()
     {
+        final StringBuilder live = new StringBuilder();
+        final List<PortConfig> configured = sw.config().ports();
+        for (int id = 0; id < sw.ports().size(); id++)
+        {
+            final PortConfig now = sw.portConfig(id);
+            final PortConfig then = id < configured.size() ? configured.get(id) : null;
+            if (then != null && now != then)
+            {
+                live.append("#   removed: ").append(then.name()).append('\n');
+            }
+            if (now != null && now != then)
+            {
+                live.append("#   added:   - ").append(yamlOf(now)).append('\n');
+            }
+        }
         final ObjectNode result = json.createObjectNode();
         result.put("file", configFile);
         result.put("control_socket", sw.config().control().socket().toString());
-        result.put("yaml", configText);
+        result.put("yaml", live.length() == 0 ? configText : configText + (configText.endsWith("\n") ? "" : "\n") +
+            "# Changed live since the file was loaded (ports: section):\n" + live);
+        result.put("changed_live", live.length() != 0);
+        return result;
+    }
+
+    private static String yamlOf(final PortConfig pc)
+    {
+        final StringBuilder sb = new StringBuilder("{name: ").append(pc.name()).append(", type: vhost-user, socket: ")
+            .append(pc.socket());
+        if (pc.mode() != SocketMode.SERVER)
+        {
+            sb.append(", mode: client, reconnect-ms: ").append(pc.reconnectMillis());
+        }
+        if (pc.mtu() != PortConfig.DEFAULT_MTU)
+        {
+            sb.append(", mtu: ").append(pc.mtu());
+        }
+        if (pc.isAccess())
+        {
+            sb.append(", vlan: ").append(pc.vlan());
+        }
+        if (pc.isTrunk())
+        {
+            sb.append(", trunk: ").append(pc.trunk());
+        }
+        return sb.append('}').toString();
+    }
+
+    // ------------------------------------------------------------------ live ports
+
+    private static final List<String> PORT_ADD_KEYS = List.of("name", "type", "socket", "mode", "reconnect-ms",
+        "mtu", "vlan", "trunk");
+
+    /**
+     * Validated exactly as a YAML port entry is (same checks, same messages, JSON being YAML), then added while the
+     * switch forwards.
+     */
+    private JsonNode portAdd(final JsonNode args)
+    {
+        final ObjectNode entry = json.createObjectNode();
+        final java.util.Iterator<Map.Entry<String, JsonNode>> it = args.fields();
+        while (it.hasNext())
+        {
+            final Map.Entry<String, JsonNode> e = it.next();
+            if (!PORT_ADD_KEYS.contains(e.getKey()))
+            {
+                throw new IllegalArgumentException("unknown port key '" + abbreviate(e.getKey()) + "'; keys: " +
+                    String.join(", ", PORT_ADD_KEYS));
+            }
+            entry.set(e.getKey(), e.getValue());
+        }
+        final ObjectNode doc = json.createObjectNode();
+        doc.putArray("ports").add(entry);
+        final PortConfig pc;
+        try
+        {
+            pc = ConfigLoader.parse(json.writeValueAsString(doc), "port add").ports().get(0);
+        }
+        catch (final ConfigException ex)
+        {
+            throw new IllegalArgumentException(ex.getMessage());
+        }
+        catch (final JsonProcessingException ex)
+        {
+            throw new IllegalArgumentException(ex.getOriginalMessage());
+        }
+        final int id;
+        try
+        {
+            id = sw.addPort(pc);
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new IllegalStateException(ex.getMessage());
+        }
+        final ObjectNode result = json.createObjectNode();
+        result.put("name", pc.name());
+        result.put("id", id);
+        result.put("socket", pc.socket().toString());
+        result.put("mode", pc.mode().name().toLowerCase());
+        return result;
+    }
+
+    private JsonNode portDel(final JsonNode args)
+    {
+        final String name = requiredText(args, "name");
+        sw.removePort(name);
+        final ObjectNode result = json.createObjectNode();
+        result.put("name", name);
         return result;
     }
 
@@ -545,15 +669,19 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
     private int portId(final String name)
     {
         final List<SwitchPort> ports = sw.ports();
+        final List<String> names = new ArrayList<>();
         for (int i = 0; i < ports.size(); i++)
         {
+            if (sw.portConfig(i) == null)
+            {
+                continue;
+            }
             if (ports.get(i).name().equals(name))
             {
                 return i;
             }
+            names.add(ports.get(i).name());
         }
-        final List<String> names = new ArrayList<>();
-        ports.forEach(p -> names.add(p.name()));
         throw new IllegalArgumentException("no port '" + abbreviate(name) + "'; ports: " + String.join(", ", names));
     }
 
