@@ -18,7 +18,7 @@ import java.nio.file.Path;
 /**
  * Ports added and removed while the switch forwards ({@code vswitchctl port add / port del}).
  * <p>
- * The switch is built with {@link #SPARE_SLOTS} free port slots after the configured ports: the port arrays the PMD
+ * The switch is built with {@code control.spare-ports} free port slots after the configured ports: the port arrays the PMD
  * and the stages share keep their length, and a port id means one port for as long as it exists. A free slot holds a
  * port that is never up and never receives, so the PMD skips it at the cost of one call per round.
  * <p>
@@ -30,7 +30,6 @@ import java.nio.file.Path;
  */
 final class LivePorts
 {
-    static final int SPARE_SLOTS = 8;
     private static final String LOG = "switch";
 
     private LivePorts()
@@ -81,8 +80,9 @@ final class LivePorts
         }
         if (slot < 0)
         {
-            throw new IllegalStateException("no free port slot: a running switch takes " + SPARE_SLOTS +
-                " ports beyond its configuration (remove one, or add the port to the YAML and restart)");
+            throw new IllegalStateException("no free port slot: this switch takes " +
+                sw.config().control().sparePorts() + " ports beyond its configuration (control.spare-ports; " +
+                "remove one, or add the port to the YAML and restart)");
         }
         if ((pc.isAccess() || pc.isTrunk()) && !hasVlanStage(sw))
         {

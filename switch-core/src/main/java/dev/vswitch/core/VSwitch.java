@@ -78,7 +78,7 @@ public final class VSwitch implements AutoCloseable
         final List<PortConfig> portConfigs = config.ports();
         final DatapathConfig dp = config.datapath();
         // Spare slots for ports added live: ids stay stable, and the arrays the PMD and stages share never change.
-        rawPorts = new SwitchPort[portConfigs.size() + LivePorts.SPARE_SLOTS];
+        rawPorts = new SwitchPort[portConfigs.size() + config.control().sparePorts()];
         running = new PortConfig[rawPorts.length];
         for (int i = 0; i < rawPorts.length; i++)
         {

@@ -56,7 +56,7 @@ public final class ConfigLoader {
     private static final List<String> FDB_STATIC_KEYS = List.of("mac", "port", "vlan");
     private static final List<String> MIRROR_KEYS = List.of("from", "to-pcap", "to-tap", "direction", "snaplen");
     private static final List<String> PIPELINE_KEYS = List.of("stages");
-    private static final List<String> CONTROL_KEYS = List.of("socket");
+    private static final List<String> CONTROL_KEYS = List.of("socket", "spare-ports");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -364,7 +364,9 @@ public final class ConfigLoader {
             throws ConfigException {
         control.allowOnly(CONTROL_KEYS);
         NodeReader socket = control.get("socket");
-        return socket.isPresent() ? new ControlConfig(socket(socket, missingDirs)) : ControlConfig.defaultFor(ports);
+        Path path = socket.isPresent() ? socket(socket, missingDirs) : ControlConfig.defaultFor(ports).socket();
+        return new ControlConfig(path, control.get("spare-ports").integer(0, ControlConfig.MAX_SPARE_PORTS,
+                ControlConfig.DEFAULT_SPARE_PORTS));
     }
 
     private static StatsConfig stats(NodeReader stats) throws ConfigException {

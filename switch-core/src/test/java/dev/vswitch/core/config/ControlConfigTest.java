@@ -38,9 +38,11 @@ class ControlConfigTest {
         SwitchConfig config = parse("""
                 ports:
                   - {name: vm1, type: vhost-user, socket: $DIR/vm1.sock}
-                control: {socket: $DIR/ctl.sock}
+                control: {socket: $DIR/ctl.sock, spare-ports: 0}
                 """);
         assertEquals(dir.resolve("ctl.sock"), config.control().socket());
+        assertEquals(0, config.control().sparePorts());
+        assertEquals(8, parse("ports:\n  - {name: up, type: tap, ifname: vsw0}\n").control().sparePorts());
     }
 
     @Test

@@ -147,6 +147,31 @@ class ControlSocketTest
     }
 
     @Test
+    void portSlotsRunOutCleanlyAndComeBack()
+    {
+        final String s = socket.toString();
+        for (int i = 0; i < 8; i++)
+        {
+            final Result add = ctl("--socket", s, "port", "add", "live" + i, "--type", "vhost-user", "--socket",
+                dir.resolve("live" + i + ".sock").toString(), "--vlan", "20");
+            assertEquals(0, add.code, add.err);
+        }
+        assertRefused(ctl("--socket", s, "port", "add", "live8", "--type", "vhost-user", "--socket",
+            dir.resolve("live8.sock").toString()), "no free port slot");
+        assertFalse(Files.exists(dir.resolve("live8.sock")));
+        assertRefused(ctl("--socket", s, "port", "add", "x", "--type", "vhost-user", "--socket",
+            dir.resolve("vm1.sock").toString()), "is port vm1's");
+        assertEquals(10, parse(ctl("--socket", s, "show", "ports", "--json").out).path("result").path("ports").size());
+        for (int i = 0; i < 8; i++)
+        {
+            assertEquals(0, ctl("--socket", s, "port", "del", "live" + i).code);
+            assertFalse(Files.exists(dir.resolve("live" + i + ".sock")));
+        }
+        assertRefused(ctl("--socket", s, "port", "del", "live0"), "no port 'live0'");
+        assertEquals(2, parse(ctl("--socket", s, "show", "ports", "--json").out).path("result").path("ports").size());
+    }
+
+    @Test
     void badArgumentsAreRefusedWithAReason()
     {
         final String s = socket.toString();
