@@ -24,7 +24,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "vswitchctl", mixinStandardHelpOptions = true, version = "vswitchctl 0.1",
     description = "Inspects and changes a running vswitch through its control socket.",
-    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, VswitchCtl.Port.class, VswitchCtl.Trace.class,
+    subcommands = { VswitchCtl.Show.class, VswitchCtl.Fdb.class, VswitchCtl.Port.class, VswitchCtl.Reload.class,
+        VswitchCtl.Trace.class,
         CommandLine.HelpCommand.class },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = { "0:done", "1:the switch refused the request", "2:bad usage", "3:switch unreachable" })
@@ -575,6 +576,40 @@ public final class VswitchCtl implements Runnable
         void print(final JsonNode result, final PrintWriter out)
         {
             out.println("removed port " + result.path("name").asText());
+        }
+    }
+
+    // ------------------------------------------------------------------ reload
+
+    @Command(name = "reload", mixinStandardHelpOptions = true,
+        description = "Re-reads the switch's YAML file and applies the difference in vhost-user ports (added, " +
+            "removed, changed ports re-created; the others untouched). A file with an error changes nothing. " +
+            "Other sections are fixed at start: a change there is reported as needing a restart. SIGHUP does the same.")
+    static final class Reload extends SocketRequest
+    {
+        @Override
+        String command()
+        {
+            return "reload";
+        }
+
+        @Override
+        void args(final ObjectNode args)
+        {
+        }
+
+        @Override
+        void print(final JsonNode result, final PrintWriter out)
+        {
+            out.println("reloaded " + result.path("file").asText());
+            for (final String key : new String[] { "added", "removed", "changed", "unchanged" })
+            {
+                out.println("  " + key + ": " + (result.path(key).isEmpty() ? "-" : join(result.path(key))));
+            }
+            if (!result.path("restart_needed").isEmpty())
+            {
+                out.println("  not applied, needs a restart: " + join(result.path("restart_needed")));
+            }
         }
     }
 

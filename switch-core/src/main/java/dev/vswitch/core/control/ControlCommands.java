@@ -55,8 +55,7 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
 
     private final ObjectMapper json = new ObjectMapper();
     private final VSwitch sw;
-    private final String configText;
-    private final String configFile;
+    private final Reloader reloader;
     private final Map<String, Command> commands = new LinkedHashMap<>();
 
     /**
@@ -66,8 +65,7 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
     public ControlCommands(final VSwitch sw, final String configFile, final String configText)
     {
         this.sw = sw;
-        this.configFile = configFile;
-        this.configText = configText;
+        this.reloader = new Reloader(sw, java.nio.file.Path.of(configFile), configText);
         commands.put("show ports", args -> showPorts());
         commands.put("show fdb", this::showFdb);
         commands.put("fdb add", this::fdbAdd);
@@ -78,10 +76,37 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         commands.put("trace", this::trace);
         commands.put("port add", this::portAdd);
         commands.put("port del", this::portDel);
+        commands.put("reload", args -> reload());
+    }
+
+    /** SIGHUP: the same reload as {@code vswitchctl reload}, its outcome logged. */
+    public synchronized void reloadOnSignal()
+    {
+        try
+        {
+            reload();
+        }
+        catch (final RuntimeException ex)
+        {
+            dev.vswitch.pipeline.Log.error("reload", ex.getMessage());
+        }
+    }
+
+    private JsonNode reload()
+    {
+        final Reloader.Outcome o = reloader.reload();
+        final ObjectNode result = json.createObjectNode();
+        result.put("file", reloader.file().toString());
+        o.added().forEach(result.putArray("added")::add);
+        o.removed().forEach(result.putArray("removed")::add);
+        o.changed().forEach(result.putArray("changed")::add);
+        o.unchanged().forEach(result.putArray("unchanged")::add);
+        o.restartNeeded().forEach(result.putArray("restart_needed")::add);
+        return result;
     }
 
     @Override
-    public String handle(final String request)
+    public synchronized String handle(final String request)
     {
         final JsonNode req;
         try
@@ -554,22 +579,39 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
     private JsonNode showConfig()
     {
         final StringBuilder live = new StringBuilder();
-        final List<PortConfig> configured = sw.config().ports();
+        final Map<String, PortConfig> running = new LinkedHashMap<>();
         for (int id = 0; id < sw.ports().size(); id++)
         {
             final PortConfig now = sw.portConfig(id);
-            final PortConfig then = id < configured.size() ? configured.get(id) : null;
-            if (then != null && now != then)
+            if (now != null)
+            {
+                running.put(now.name(), now);
+            }
+        }
+        final List<String> inFile = new ArrayList<>();
+        for (final PortConfig then : reloader.filePorts())
+        {
+            inFile.add(then.name());
+            final PortConfig now = running.get(then.name());
+            if (!then.equals(now))
             {
                 live.append("#   removed: ").append(then.name()).append('\n');
+                if (now != null)
+                {
+                    live.append("#   added:   - ").append(yamlOf(now)).append('\n');
+                }
             }
-            if (now != null && now != then)
+        }
+        for (final PortConfig now : running.values())
+        {
+            if (!inFile.contains(now.name()))
             {
                 live.append("#   added:   - ").append(yamlOf(now)).append('\n');
             }
         }
+        final String configText = reloader.text();
         final ObjectNode result = json.createObjectNode();
-        result.put("file", configFile);
+        result.put("file", reloader.file().toString());
         result.put("control_socket", sw.config().control().socket().toString());
         result.put("yaml", live.length() == 0 ? configText : configText + (configText.endsWith("\n") ? "" : "\n") +
             "# Changed live since the file was loaded (ports: section):\n" + live);

@@ -1,6 +1,7 @@
 package dev.vswitch.core.control;
 
 import dev.vswitch.core.VSwitch;
+import dev.vswitch.pipeline.Log;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -37,6 +38,18 @@ public final class ControlPlane
             text = "# " + configFile + " could not be read back: " + ex.getMessage() + "\n";
         }
         final ControlCommands commands = new ControlCommands(sw, configFile.toString(), text);
-        return ControlServer.start(socket, commands, commands, ControlServer.Limits.DEFAULT);
+        final ControlServer server = ControlServer.start(socket, commands, commands, ControlServer.Limits.DEFAULT);
+        // SIGHUP reloads like 'vswitchctl reload', off the signal thread, one at a time with control requests.
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig ->
+        {
+            final Thread t = new Thread(() ->
+            {
+                Log.info("reload", "SIGHUP received, reloading " + configFile);
+                commands.reloadOnSignal();
+            }, "reload");
+            t.setDaemon(true);
+            t.start();
+        });
+        return server;
     }
 }
