@@ -141,6 +141,14 @@ class ControlTrafficTest
                     assertEquals(0, after.get(port)[2], port + ": no drops but ring-full");
                 }
             }
+            // SIGHUP reloads the file like 'vswitchctl reload': an added port appears.
+            Files.writeString(dir.resolve("switch.yaml"), Files.readString(dir.resolve("switch.yaml")).replace(
+                "datapath:", "  - {name: vm3, type: vhost-user, socket: " + dir.resolve("vm3.sock") + "}\ndatapath:"));
+            new ProcessBuilder("kill", "-HUP", Long.toString(sw.pid())).start().waitFor();
+            SwitchProcess.awaitLog(log, "added [vm3], removed [], changed []", java.time.Duration.ofSeconds(10));
+            assertTrue(Files.exists(dir.resolve("vm3.sock")));
+            assertEquals(3, ok(ctl("--socket", socket.toString(), "show", "ports", "--json")).path("ports").size());
+
             new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
             assertTrue(sw.waitFor(30, TimeUnit.SECONDS));
             assertEquals(0, sw.exitValue(), Files.readString(log));
