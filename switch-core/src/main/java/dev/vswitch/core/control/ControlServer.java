@@ -130,6 +130,12 @@ public final class ControlServer implements AutoCloseable
         {
             return;
         }
+        if (!Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+            java.nio.file.LinkOption.NOFOLLOW_LINKS).isOther())
+        {
+            // Only a socket file is ours to replace: never delete a file or directory a typo pointed at.
+            throw new IOException(path + " exists and is not a socket");
+        }
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX))
         {
             probe.connect(UnixDomainSocketAddress.of(path));

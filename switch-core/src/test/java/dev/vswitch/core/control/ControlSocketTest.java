@@ -89,6 +89,25 @@ class ControlSocketTest
     }
 
     @Test
+    void aSecondServerOrAFileInTheWayIsRefusedAndLeftAlone() throws IOException
+    {
+        final ControlServer.Handler echo = line -> line;
+        final ControlServer.ErrorFormatter err = message -> message;
+        final IOException live = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+            () -> ControlServer.start(socket, echo, err, LIMITS));
+        assertTrue(live.getMessage().contains("another process serves"), live.getMessage());
+        assertTrue(parse(exchange("{\"command\": \"show ports\"}\n")).path("ok").asBoolean(), "first one unharmed");
+
+        final Path file = dir.resolve("not-a-socket");
+        Files.writeString(file, "precious");
+        final IOException notSocket = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+            () -> ControlServer.start(file, echo, err, LIMITS));
+        assertTrue(notSocket.getMessage().contains("is not a socket"), notSocket.getMessage());
+        assertEquals("precious", Files.readString(file));
+        Files.delete(file);
+    }
+
+    @Test
     void showPortsThroughTheCli()
     {
         final Result r = ctl("--socket", socket.toString(), "show", "ports", "--json");
