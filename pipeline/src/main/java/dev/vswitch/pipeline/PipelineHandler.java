@@ -66,7 +66,8 @@ final class PipelineHandler implements EventPoller.Handler<PacketEvent>
         return true;
     }
 
-    private void recordFault(final int port, final Throwable t)
+    /** A throw while serving a frame of {@code port}: left for {@link PortSupervisor#afterPoll} (also the tracer's). */
+    void recordFault(final int port, final Throwable t)
     {
         faults++;
         if (fault == null)

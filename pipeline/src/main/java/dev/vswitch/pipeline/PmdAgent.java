@@ -30,11 +30,14 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final PacketPublisher publisher;
     private final PipelineHandler handler;
     private final PortSupervisor supervisor;
+    private final FrameTracer tracer;
     private final int burst;
     private final AtomicLong rounds = new AtomicLong();
     /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
     private final AtomicLong busyRounds = new AtomicLong();
     private final AtomicLong framesTaken = new AtomicLong();
+    /** Nanoseconds spent in rounds that took frames: busy share of the CPU and cost per frame. PMD-written. */
+    private final AtomicLong busyNanos = new AtomicLong();
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     /** While set, rounds take no new frames (ports are still flushed): see {@link #hold}. */
@@ -57,6 +60,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         this.publisher = new PacketPublisher(ring);
         this.handler = new PipelineHandler(stages, ports);
         this.supervisor = new PortSupervisor(name, ports);
+        this.tracer = new FrameTracer(stages, ports, handler);
     }
 
     @Override
@@ -188,7 +192,9 @@ public final class PmdAgent implements Agent, DatapathBarrier
                 }
             }
             serving = -1;
-            poller.poll(handler);   // the handler catches per frame: it never leaves a frame half done
+            // Both catch per frame (they never leave a frame half done) and leave what they caught in the handler.
+            // One plain field read per round: the tracer's handler only while a trace is armed.
+            poller.poll(tracer.isArmed() ? tracer : handler);
             supervisor.afterPoll(handler);
         }
         for (int i = 0; i < ports.length; i++)
@@ -211,7 +217,9 @@ public final class PmdAgent implements Agent, DatapathBarrier
             busyRounds.setOpaque(busyRounds.getOpaque() + 1);
             framesTaken.setOpaque(framesTaken.getOpaque() + received);
             // Every frame of the round waited at most this long between being polled and its used-ring publish.
-            latency.recordValueWithCount(System.nanoTime() - start, received);
+            final long took = System.nanoTime() - start;
+            busyNanos.setOpaque(busyNanos.getOpaque() + took);
+            latency.recordValueWithCount(took, received);
         }
         return received;
     }
@@ -294,6 +302,18 @@ public final class PmdAgent implements Agent, DatapathBarrier
     public long framesTaken()
     {
         return framesTaken.getOpaque();
+    }
+
+    /** Packet trace: armed and disarmed on this PMD's thread, read by the control plane. */
+    public FrameTracer tracer()
+    {
+        return tracer;
+    }
+
+    /** Nanoseconds spent in rounds that took at least one frame, over all rounds. */
+    public long busyNanos()
+    {
+        return busyNanos.getOpaque();
     }
 
     /** Poll-to-publish latency since the previous call (nanoseconds). Allocates; call from the stats thread. */

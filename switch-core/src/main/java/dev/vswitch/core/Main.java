@@ -3,6 +3,8 @@ package dev.vswitch.core;
 import dev.vswitch.core.config.ConfigException;
 import dev.vswitch.core.config.ConfigLoader;
 import dev.vswitch.core.config.SwitchConfig;
+import dev.vswitch.core.control.ControlPlane;
+import dev.vswitch.core.control.ControlServer;
 import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.spi.StageSettingsException;
 
@@ -86,6 +88,7 @@ public final class Main
         }
         final Path file = options.config;
 
+        final Path configFile = file == null ? DEFAULT_CONFIG : file;
         final SwitchConfig config;
         try
         {
@@ -132,6 +135,21 @@ public final class Main
         // the critical path of a restart, and until the PMD starts its CPU is the idle one.
         HousekeepingAffinity.apply(config.datapath().cpus());
 
+        // The control socket (vswitchctl): started after the switch, closed before it.
+        final ControlServer control;
+        try
+        {
+            control = ControlPlane.start(sw, configFile);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            System.err.println("vswitch: cannot serve the control socket " + config.control().socket() + ": " +
+                ex.getMessage());
+            sw.close();
+            System.exit(1);
+            return;
+        }
+
         // SIGTERM/SIGINT end the wait below so the switch closes on the main thread and exits 0; the shutdown
         // hook only covers other ways out (System.exit elsewhere, SIGHUP).
         final CountDownLatch signalled = new CountDownLatch(1);
@@ -142,7 +160,11 @@ public final class Main
         };
         Signal.handle(new Signal("TERM"), onSignal);
         Signal.handle(new Signal("INT"), onSignal);
-        Runtime.getRuntime().addShutdownHook(new Thread(sw::close, "shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() ->
+        {
+            control.close();
+            sw.close();
+        }, "shutdown"));
         try
         {
             signalled.await();
@@ -151,6 +173,7 @@ public final class Main
         {
             Thread.currentThread().interrupt();
         }
+        control.close();
         sw.close();
         if (handover != null)
         {

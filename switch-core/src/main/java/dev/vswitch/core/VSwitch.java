@@ -8,6 +8,7 @@ import dev.vswitch.core.config.PortConfig;
 import dev.vswitch.core.config.PortType;
 import dev.vswitch.core.config.SocketMode;
 import dev.vswitch.core.config.SwitchConfig;
+import dev.vswitch.core.control.PmdTasks;
 import dev.vswitch.core.metrics.MetricsEndpoint;
 import dev.vswitch.core.metrics.PollLatency;
 import dev.vswitch.core.mirror.Mirror;
@@ -60,10 +61,16 @@ public final class VSwitch implements AutoCloseable
     /** The ports as the data path sees them: a mirrored port is its {@code MirroredPort} decorator. */
     private final SwitchPort[] ports;
     private final List<Mirror> mirrors = new ArrayList<>();
-    private final List<VhostUserEndpoint> endpoints = new ArrayList<>();
+    /** The running port configuration by port id (slot); null for a free slot. See {@link LivePorts}. */
+    private final PortConfig[] running;
+    private final VlanMembership vlans;
+    /** Changed by live port add/remove (control thread) while other threads look ports up. */
+    private final List<VhostUserEndpoint> endpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final MacTable fdb;
     private final Stage[] stages;
     private final PmdAgent pmd;
+    /** Control-plane work the PMD runs between rounds (FDB writes from vswitchctl). */
+    private final PmdTasks pmdTasks = new PmdTasks();
     private final SupervisedRunner pmdRunner;
     /** Counters stages registered for the metrics endpoint. */
     private final StageCounters stageCounters = new StageCounters();
@@ -78,10 +85,18 @@ public final class VSwitch implements AutoCloseable
         this.config = config;
         final List<PortConfig> portConfigs = config.ports();
         final DatapathConfig dp = config.datapath();
-        rawPorts = new SwitchPort[portConfigs.size()];
+        // Spare slots for ports added live: ids stay stable, and the arrays the PMD and stages share never change.
+        rawPorts = new SwitchPort[portConfigs.size() + config.control().sparePorts()];
+        running = new PortConfig[rawPorts.length];
         for (int i = 0; i < rawPorts.length; i++)
         {
+            if (i >= portConfigs.size())
+            {
+                rawPorts[i] = LivePorts.freeSlot(i);
+                continue;
+            }
             final PortConfig pc = portConfigs.get(i);
+            running[i] = pc;
             rawPorts[i] = pc.type() == PortType.TAP ? openTap(i, pc, dp) : new VhostUserPort(i, pc.name(), dp.rxRetries(), pc.mtu());
         }
         ports = rawPorts.clone();
@@ -95,11 +110,12 @@ public final class VSwitch implements AutoCloseable
         }
         final EpochClock clock = MacAger.monotonicClock();
         MacTable table = null;
+        vlans = vlanMembership(portConfigs, rawPorts.length);
         try
         {
-            table = openFdb(config.fdb(), portConfigs, clock);
+            table = openFdb(config.fdb(), portConfigs, rawPorts.length, clock);
             stages = Pipelines.create(config.pipeline(),
-                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlanMembership(portConfigs), stageCounters));
+                new StageContext(ports, table, SystemNanoClock.INSTANCE, vlans, stageCounters));
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -114,9 +130,9 @@ public final class VSwitch implements AutoCloseable
         fdb = table;
         pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
         latency = new PollLatency(pmd);
-        // Aging runs on the PMD thread, between rounds: the FDB has a single writer.
-        final Agent datapath = config.fdb().agingSeconds() == 0 ? pmd :
-            new CompositeAgent(pmd, new MacAger(fdb, clock));
+        // Aging and control-plane FDB writes run on the PMD thread, between rounds: the FDB has a single writer.
+        final Agent datapath = config.fdb().agingSeconds() == 0 ? new CompositeAgent(pmd, pmdTasks) :
+            new CompositeAgent(pmd, new MacAger(fdb, clock), pmdTasks);
         final int cpu = dp.cpus()[0];
         final IdleStrategy idle = dp.idle() == IdleMode.BUSY_SPIN ? new BusySpinIdleStrategy() :
             new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
@@ -126,13 +142,13 @@ public final class VSwitch implements AutoCloseable
     }
 
     /** The FDB, with ports identified by name (so a persisted table survives edits) and the static entries. */
-    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs, final EpochClock clock)
-        throws IOException
+    private static MacTable openFdb(final FdbConfig fc, final List<PortConfig> portConfigs, final int slots,
+        final EpochClock clock) throws IOException
     {
-        final String[] names = new String[portConfigs.size()];
+        final String[] names = new String[slots];
         for (int i = 0; i < names.length; i++)
         {
-            names[i] = portConfigs.get(i).name();
+            names[i] = i < portConfigs.size() ? portConfigs.get(i).name() : LivePorts.freeSlotName(i);
         }
         final MacTable table = MacTable.open(fc.size(), fc.portLimit(), fc.agingSeconds(), names, fc.file(), clock);
         for (final FdbConfig.StaticMac s : fc.statics())
@@ -157,9 +173,9 @@ public final class VSwitch implements AutoCloseable
         throw new IllegalArgumentException("no port " + portName);
     }
 
-    private static VlanMembership vlanMembership(final List<PortConfig> portConfigs)
+    private static VlanMembership vlanMembership(final List<PortConfig> portConfigs, final int slots)
     {
-        final VlanMembership vlans = new VlanMembership(portConfigs.size());
+        final VlanMembership vlans = new VlanMembership(slots);
         for (int i = 0; i < portConfigs.size(); i++)
         {
             final PortConfig pc = portConfigs.get(i);
@@ -236,7 +252,7 @@ public final class VSwitch implements AutoCloseable
             pmd.hold(true);   // released by StartupHold once the client-mode ports are up
         }
         pmdRunner.start();
-        for (int i = 0; i < ports.length; i++)
+        for (int i = 0; i < config.ports().size(); i++)
         {
             final PortConfig pc = config.ports().get(i);
             if (pc.type() != PortType.VHOST_USER)
@@ -274,19 +290,19 @@ public final class VSwitch implements AutoCloseable
         if (config.metrics().enabled())
         {
             // Started from this thread, so its threads inherit the housekeeping CPUs, never a PMD's.
-            metrics = MetricsEndpoint.start(config.metrics(), MetricsEndpoint.registry(() -> ports, fdb, pmd, latency,
-                this::mirrors, stageCounters));
+            metrics = MetricsEndpoint.start(config.metrics(), MetricsEndpoint.registry(this::portsInService, fdb, pmd,
+                latency, this::mirrors, stageCounters));
             Log.info(LOG, "metrics: http://" + config.metrics().listen() + "/metrics");
         }
-        Log.info(LOG, "started: " + ports.length + " port(s), pipeline " + stageNames() + ", PMD on CPU " + cpus[0] +
-            ", idle " + config.datapath().idle().name().toLowerCase().replace('_', '-'));
+        Log.info(LOG, "started: " + config.ports().size() + " port(s), pipeline " + stageNames() + ", PMD on CPU " +
+            cpus[0] + ", idle " + config.datapath().idle().name().toLowerCase().replace('_', '-'));
     }
 
     /** vhost-user ports in client mode: after a restart their front ends are there already, waiting for us. */
     private List<VhostUserPort> clientModePorts()
     {
         final List<VhostUserPort> list = new ArrayList<>();
-        for (int i = 0; i < rawPorts.length; i++)
+        for (int i = 0; i < config.ports().size(); i++)   // the configured ones: spare slots follow them
         {
             final PortConfig pc = config.ports().get(i);
             if (pc.type() == PortType.VHOST_USER && pc.mode() == SocketMode.CLIENT)
@@ -333,9 +349,13 @@ public final class VSwitch implements AutoCloseable
 
     public void printStats()
     {
-        for (final SwitchPort port : ports)
+        for (int i = 0; i < ports.length; i++)
         {
-            Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
+            if (running[i] != null)
+            {
+                final SwitchPort port = ports[i];
+                Log.info(port.name(), (port.isUp() ? "up   " : "down ") + port.counters().summary());
+            }
         }
         final StringBuilder line = new StringBuilder(256);
         for (final Stage s : stages)
@@ -362,14 +382,28 @@ public final class VSwitch implements AutoCloseable
 
     public SwitchPort port(final String name)
     {
-        for (final SwitchPort p : ports)
+        for (int i = 0; i < ports.length; i++)
         {
-            if (p.name().equals(name))
+            if (running[i] != null && ports[i].name().equals(name))
             {
-                return p;
+                return ports[i];
             }
         }
         throw new IllegalArgumentException("no port " + name);
+    }
+
+    /** The ports in service now (not the spare slots kept for live adds): what the metrics endpoint reports. */
+    private SwitchPort[] portsInService()
+    {
+        final List<SwitchPort> list = new ArrayList<>(ports.length);
+        for (int i = 0; i < ports.length; i++)
+        {
+            if (running[i] != null)
+            {
+                list.add(ports[i]);
+            }
+        }
+        return list.toArray(new SwitchPort[0]);
     }
 
     public PortCounters counters(final String name)
@@ -392,6 +426,116 @@ public final class VSwitch implements AutoCloseable
     {
         return pmd;
     }
+
+    // ---- read-only views and PMD task queue for the control socket (dev.vswitch.core.control)
+
+    public SwitchConfig config()
+    {
+        return config;
+    }
+
+    /** The ports as the data path sees them, by port id. */
+    public List<SwitchPort> ports()
+    {
+        return List.of(ports);
+    }
+
+    /** The port as built (a {@code VhostUserPort}, {@code TapPort} or {@code UnavailablePort}), by port id. */
+    public SwitchPort rawPort(final int id)
+    {
+        return rawPorts[id];
+    }
+
+    /** Runs work on the PMD thread between rounds (for state the PMD is the only writer of). */
+    public PmdTasks pmdTasks()
+    {
+        return pmdTasks;
+    }
+
+    /** The stages, in pipeline order. */
+    public List<Stage> stages()
+    {
+        return List.of(stages);
+    }
+
+    /** Whether the vhost-user port {@code name} has a front end connected now. */
+    public boolean isConnected(final String name)
+    {
+        for (final VhostUserEndpoint e : endpoints)
+        {
+            if (e.name().equals(name))
+            {
+                return e.isConnected();
+            }
+        }
+        return false;
+    }
+
+    /** The running configuration of port id {@code id}, or null for a free slot. */
+    public PortConfig portConfig(final int id)
+    {
+        return running[id];
+    }
+
+    /** Adds a vhost-user port while the switch forwards (see {@link LivePorts}); returns its port id. */
+    public synchronized int addPort(final PortConfig pc) throws IOException
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("the switch is stopping");
+        }
+        return LivePorts.add(this, pc);
+    }
+
+    /** Removes a vhost-user port while the switch forwards (see {@link LivePorts}). */
+    public synchronized void removePort(final String name)
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("the switch is stopping");
+        }
+        LivePorts.remove(this, name);
+    }
+
+    // Package-private state for LivePorts.
+    SwitchPort[] dataPathPorts()
+    {
+        return ports;
+    }
+
+    SwitchPort[] builtPorts()
+    {
+        return rawPorts;
+    }
+
+    PortConfig[] runningPorts()
+    {
+        return running;
+    }
+
+    VlanMembership vlans()
+    {
+        return vlans;
+    }
+
+    List<VhostUserEndpoint> endpointList()
+    {
+        return endpoints;
+    }
+
+    boolean isMirrored(final String name)
+    {
+        for (final Mirror m : mirrors)
+        {
+            if (m.config().from().equals(name))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---- end of control-socket views
 
     public VhostUserEndpoint endpoint(final String name)
     {

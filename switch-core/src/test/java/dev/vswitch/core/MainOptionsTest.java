@@ -65,4 +65,14 @@ class MainOptionsTest {
         assertEquals(Path.of("c.yaml"), parse("--config=c.yaml").config);
         assertNull(parse().config, "no flag: the default config");
     }
+
+    @Test
+    void lockTakesItsValueAndSaysSoWithout() {
+        Main.Options options = parse("--config", "a.yaml", "--lock", "/run/vswitch.lock");
+        assertNotNull(options);
+        assertEquals(Path.of("/run/vswitch.lock"), options.lock);
+        assertNull(parse("--lock"));
+        assertEquals(2, exit[0]);
+        assertTrue(err.toString().contains("Missing required parameter for option '--lock' (FILE)"), err.toString());
+    }
 }

@@ -131,6 +131,12 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         return rxRing != null;
     }
 
+    /** Virtio features negotiated with the current front end (0 before the first one started its rings). */
+    public long features()
+    {
+        return features;
+    }
+
     public boolean isReceiving()
     {
         return txRing != null;

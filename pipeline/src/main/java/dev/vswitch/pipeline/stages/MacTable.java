@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
@@ -54,7 +53,8 @@ public final class MacTable implements AutoCloseable
     private final long agingSeconds;
     private final String[] portNames;
     private final String[] staticValues;
-    private final Map<String, Integer> portIds = new HashMap<>();
+    /** Read by any thread ({@link #forEach}); changed by the PMD ({@link #renamePort}). */
+    private final Map<String, Integer> portIds = new java.util.concurrent.ConcurrentHashMap<>();
     private final int[] learnedOnPort;
     private final long[] rejectedOnPort;
     private int sweepIndex;
@@ -212,7 +212,7 @@ public final class MacTable implements AutoCloseable
 
     /**
      * Adds a configured entry: never aged, never moved by learning, not counted against the port's quota. Replaces
-     * a learned entry for the same key. Call before the data path starts.
+     * a learned entry for the same key. Call before the data path starts, or on the PMD thread.
      *
      * @throws IllegalStateException if the table is full
      */
@@ -351,6 +351,18 @@ public final class MacTable implements AutoCloseable
         return cache.slots();
     }
 
+    /**
+     * Gives port id {@code port} a new name (a port added live in a free slot, or a removed port's slot). Call after
+     * {@link #forgetPort} emptied the slot: entries are stored by name. PMD thread only.
+     */
+    public void renamePort(final int port, final String name)
+    {
+        portIds.remove(portNames[port], port);
+        portNames[port] = name;
+        staticValues[port] = STATIC_PREFIX + name;
+        portIds.put(name, port);
+    }
+
     /** Removes every learned or static entry of a port (e.g. when it is removed). PMD thread only. */
     public void forgetPort(final int port)
     {
@@ -372,6 +384,96 @@ public final class MacTable implements AutoCloseable
             }
             index++;
         }
+    }
+
+    /**
+     * Removes the entry for (vlan, mac), learned or static. PMD thread only (or before the data path starts).
+     *
+     * @return the port it pointed to, or {@link #NO_PORT} if there was none
+     */
+    public int remove(final int vlan, final long mac)
+    {
+        final long key = key(vlan, mac);
+        final long value = cache.get(key);
+        if (value == MacCache.MISSING)
+        {
+            return NO_PORT;
+        }
+        cache.remove(key);
+        if ((value & STATIC_FLAG) == 0)
+        {
+            learnedOnPort[(int)(value & PORT_MASK)]--;
+        }
+        table.remove(key);
+        return (int)(value & PORT_MASK);
+    }
+
+    /**
+     * Removes the learned entries of {@code port}, or of every port with {@link #NO_PORT}; static entries stay.
+     * PMD thread only: one pass over the cache, which the caller runs between rounds.
+     *
+     * @return entries removed
+     */
+    public int flushLearned(final int port)
+    {
+        final MacCache cache = this.cache;
+        int removed = 0;
+        int index = 0;
+        while (index < cache.slots())
+        {
+            if (cache.isUsed(index))
+            {
+                final long value = cache.valueAt(index);
+                final int owner = (int)(value & PORT_MASK);
+                if ((value & STATIC_FLAG) == 0 && (port == NO_PORT || owner == port))
+                {
+                    final long key = cache.keyAt(index);
+                    cache.removeAt(index);
+                    learnedOnPort[owner]--;
+                    table.remove(key);
+                    removed++;
+                    continue;   // re-examine the slot an entry may have shifted into
+                }
+            }
+            index++;
+        }
+        return removed;
+    }
+
+    /**
+     * Seconds since each entry's key was last seen, from the PMD's cache (the table of record does not keep it); -1
+     * for a static entry. PMD thread only: the caller copies {@code keys} into a request it answers off the PMD.
+     */
+    public void ages(final long[] keys, final int count, final long[] ages)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            final long value = cache.get(keys[i]);
+            ages[i] = value == MacCache.MISSING ? -2 : (value & STATIC_FLAG) != 0 ? -1 : now - (value >>> SEEN_SHIFT);
+        }
+    }
+
+    /** Whether the table of record's value {@code value} marks a static entry. */
+    public static boolean isStaticValue(final String value)
+    {
+        return value.startsWith(STATIC_PREFIX);
+    }
+
+    /** Visits the table of record: (key, port name, static). Any thread. */
+    public void forEachEntry(final EntryVisitor visitor)
+    {
+        table.forEach((key, value) ->
+        {
+            final boolean isStatic = value.startsWith(STATIC_PREFIX);
+            visitor.accept(key, isStatic ? value.substring(STATIC_PREFIX.length()) : value, isStatic);
+        });
+    }
+
+    /** One entry of the table of record. */
+    @FunctionalInterface
+    public interface EntryVisitor
+    {
+        void accept(long key, String portName, boolean isStatic);
     }
 
     /** Number of entries in the table of record. Any thread. */

@@ -46,7 +46,7 @@ public final class ConfigLoader {
     static final int MAX_VLAN = 4094;
 
     private static final List<String> ROOT_KEYS = List.of("ports", "datapath", "stats", "fdb", "pipeline", "mirror",
-            "metrics");
+            "metrics", "control");
     private static final List<String> COMMON_PORT_KEYS = List.of("name", "type", "mtu");
     private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode", "reconnect-ms");
     private static final List<String> TAP_KEYS = List.of("ifname", "mac", "up");
@@ -63,6 +63,7 @@ public final class ConfigLoader {
     private static final List<String> METRICS_KEYS = List.of("listen");
     /** {@code host:port} or {@code [v6]:port}; the host part is checked further below. */
     private static final Pattern LISTEN = Pattern.compile("(?:\\[([0-9A-Fa-f:.]+)]|([A-Za-z0-9.-]+)):(\\d{1,5})");
+    private static final List<String> CONTROL_KEYS = List.of("socket", "spare-ports");
 
     private static final Pattern PORT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -124,8 +125,11 @@ public final class ConfigLoader {
         PipelineConfig pipeline = errors.take(() -> pipeline(root.get("pipeline"), source, errors), null);
         List<MirrorConfig> mirrors = errors.take(() -> mirrors(root.get("mirror"), ports, errors), null);
         MetricsConfig metrics = errors.take(() -> metrics(root.get("metrics")), null);
+        ControlConfig control = errors.take(() -> control(root.get("control").optionalMapping(), ports.parsed(),
+                createSocketDirs ? missingDirs : null), null);
         errors.throwIfAny();
-        SwitchConfig config = new SwitchConfig(ports.parsed(), datapath, stats, fdb, pipeline, mirrors, metrics);
+        SwitchConfig config = new SwitchConfig(ports.parsed(), datapath, stats, fdb, pipeline, mirrors, metrics,
+                control);
 
         for (MissingDir missing : missingDirs) {
             try {
@@ -434,6 +438,15 @@ public final class ConfigLoader {
             unique(seen, cpus[i], items.get(i), "CPU " + cpus[i]);
         }
         return cpus;
+    }
+
+    private static ControlConfig control(NodeReader control, List<PortConfig> ports, List<MissingDir> missingDirs)
+            throws ConfigException {
+        control.allowOnly(CONTROL_KEYS);
+        NodeReader socket = control.get("socket");
+        Path path = socket.isPresent() ? socket(socket, missingDirs) : ControlConfig.defaultFor(ports).socket();
+        return new ControlConfig(path, control.get("spare-ports").integer(0, ControlConfig.MAX_SPARE_PORTS,
+                ControlConfig.DEFAULT_SPARE_PORTS));
     }
 
     private static StatsConfig stats(NodeReader stats) throws ConfigException {

@@ -8,12 +8,12 @@ import java.util.Objects;
  * immutable.
  */
 public record SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb,
-        PipelineConfig pipeline, List<MirrorConfig> mirrors, MetricsConfig metrics) {
+        PipelineConfig pipeline, List<MirrorConfig> mirrors, MetricsConfig metrics, ControlConfig control) {
 
-    /** Without a metrics endpoint. */
+    /** Without a metrics endpoint, with the default control socket (beside the first vhost-user port's socket). */
     public SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, StatsConfig stats, FdbConfig fdb,
             PipelineConfig pipeline, List<MirrorConfig> mirrors) {
-        this(ports, datapath, stats, fdb, pipeline, mirrors, MetricsConfig.OFF);
+        this(ports, datapath, stats, fdb, pipeline, mirrors, MetricsConfig.OFF, ControlConfig.defaultFor(ports));
     }
 
     /** With the default pipeline (classify, mac-learning, forward) and no mirrors. */
@@ -29,5 +29,6 @@ public record SwitchConfig(List<PortConfig> ports, DatapathConfig datapath, Stat
         Objects.requireNonNull(stats, "stats");
         Objects.requireNonNull(fdb, "fdb");
         Objects.requireNonNull(metrics, "metrics");
+        Objects.requireNonNull(control, "control");
     }
 }

@@ -44,7 +44,7 @@ class ConfigErrorsTest {
 
     @Test
     void nonMappingRoot() {
-        assertError("- vm1\n- vm2\n", 1, "", "the top level must be a mapping with keys ports, datapath, stats, fdb, pipeline, mirror, metrics; got a list");
+        assertError("- vm1\n- vm2\n", 1, "", "the top level must be a mapping with keys ports, datapath, stats, fdb, pipeline, mirror, metrics, control; got a list");
         assertError("\n\nhello\n", 3, "", "got a string 'hello'");
     }
 

@@ -46,7 +46,7 @@ class ConfigSeveralErrorsTest {
                 colour: blue
                 """);
         assertEquals(List.of(
-                "test.yaml:14: colour: unknown key; allowed keys: ports, datapath, stats, fdb, pipeline, mirror, metrics",
+                "test.yaml:14: colour: unknown key; allowed keys: ports, datapath, stats, fdb, pipeline, mirror, metrics, control",
                 "test.yaml:6: ports[0].sokcet: unknown key; allowed keys: name, type, mtu, socket, mode, "
                         + "reconnect-ms, ifname, mac, up, vlan, trunk",
                 "test.yaml:5: ports[0].mtu: must be between 68 and 65535, got 10",
