@@ -139,6 +139,16 @@ public final class VhostUserDevice implements AutoCloseable
         return owned;
     }
 
+    /**
+     * A connection the back end made (client mode) is owned from the start: the front end it reached by its path is
+     * the owner, whether or not it sends SET_OWNER (DPDK virtio-user in server mode does not after a reconnect).
+     * Setup before SET_OWNER stays refused on connections a front end made to us.
+     */
+    public void ownedByConnecting()
+    {
+        owned = true;
+    }
+
     public boolean isRunning(final int queue)
     {
         return vrings[queue].live != null;

@@ -106,6 +106,13 @@ public final class VhostUserEndpoint implements AutoCloseable
             connection = socket;
             connections++;
             Log.info(name, "front end connected (" + (server ? "accepted on " : "connected to ") + socketPath + ")");
+            if (!server)
+            {
+                // We chose this front end by its path, and DPDK's virtio-user in server mode does not send SET_OWNER
+                // again when a back end reconnects to it (it goes straight to SET_VRING_ENABLE and the ring setup):
+                // a connection the switch made has its owner already.
+                device.ownedByConnecting();
+            }
             String why = "front end closed the connection";
             try
             {
