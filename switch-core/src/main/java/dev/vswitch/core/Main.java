@@ -112,6 +112,18 @@ public final class Main
 
         final HandoverLock handover = options.lock == null ? null : standBy(options.lock,
             config.datapath().cpus(), config.fdb().size());
+        // SIGTERM/SIGINT end the wait below so the switch closes on the main thread and exits 0; the shutdown
+        // hook only covers other ways out (System.exit elsewhere). Installed before the switch starts: a SIGTERM
+        // that arrives while it starts (ports may already serve front ends) still means a clean stop right after.
+        // Not before the handover wait above: a standby that is told to stop just ends.
+        final CountDownLatch signalled = new CountDownLatch(1);
+        final SignalHandler onSignal = sig ->
+        {
+            Log.info("switch", "SIG" + sig.getName() + " received, stopping");
+            signalled.countDown();
+        };
+        Signal.handle(new Signal("TERM"), onSignal);
+        Signal.handle(new Signal("INT"), onSignal);
         final VSwitch sw;
         try
         {
@@ -150,16 +162,6 @@ public final class Main
             return;
         }
 
-        // SIGTERM/SIGINT end the wait below so the switch closes on the main thread and exits 0; the shutdown
-        // hook only covers other ways out (System.exit elsewhere, SIGHUP).
-        final CountDownLatch signalled = new CountDownLatch(1);
-        final SignalHandler onSignal = sig ->
-        {
-            Log.info("switch", "SIG" + sig.getName() + " received, stopping");
-            signalled.countDown();
-        };
-        Signal.handle(new Signal("TERM"), onSignal);
-        Signal.handle(new Signal("INT"), onSignal);
         Runtime.getRuntime().addShutdownHook(new Thread(() ->
         {
             control.close();
