@@ -1,14 +1,10 @@
 package dev.vswitch.core.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.vswitch.ctl.VswitchCtl;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -37,7 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ControlTrafficTest
 {
     private static final String PREFIX = "02:00:00:00:0d:";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dir;
@@ -54,7 +49,7 @@ class ControlTrafficTest
             try (Testpmd pmd = SwitchProcess.startLoop(dir, log, PREFIX))
             {
                 // show fdb --json: the pair's MACs, learned on their ports.
-                final JsonNode fdb = ok(ctl("--socket", socket.toString(), "show", "fdb", "--json"));
+                final JsonNode fdb = Ctl.ok(Ctl.run("--socket", socket.toString(), "show", "fdb", "--json"));
                 final Map<String, String> learned = new HashMap<>();
                 for (final JsonNode e : fdb.path("entries"))
                 {
@@ -65,7 +60,7 @@ class ControlTrafficTest
                 assertEquals(Map.of(PREFIX + "01", "vm1", PREFIX + "02", "vm2"), learned, fdb.toString());
 
                 // show ports: both up, negotiated features, counters moving.
-                final JsonNode ports = ok(ctl("--socket", socket.toString(), "show", "ports", "--json"));
+                final JsonNode ports = Ctl.ok(Ctl.run("--socket", socket.toString(), "show", "ports", "--json"));
                 for (final JsonNode p : ports.path("ports"))
                 {
                     assertEquals("up", p.path("state").asText(), p.toString());
@@ -74,7 +69,7 @@ class ControlTrafficTest
                 }
 
                 // show pmd: busy, frames per round, latency of this window.
-                final JsonNode pmdStats = ok(ctl("--socket", socket.toString(), "show", "pmd", "--json"))
+                final JsonNode pmdStats = Ctl.ok(Ctl.run("--socket", socket.toString(), "show", "pmd", "--json"))
                     .path("pmds").get(0);
                 assertTrue(pmdStats.path("busy_percent").asDouble() > 0, pmdStats.toString());
                 assertTrue(pmdStats.path("frames").asLong() > 0, pmdStats.toString());
@@ -92,7 +87,7 @@ class ControlTrafficTest
                     cliOut);
 
                 // trace vm1 --count 5: five frames of the pair, every stage passing, a unicast FDB hit to vm2.
-                final JsonNode trace = ok(ctl("--socket", socket.toString(), "trace", "vm1", "--count", "5",
+                final JsonNode trace = Ctl.ok(Ctl.run("--socket", socket.toString(), "trace", "vm1", "--count", "5",
                     "--json"));
                 assertEquals(5, trace.path("frames").size(), trace.toString());
                 for (final JsonNode f : trace.path("frames"))
@@ -116,18 +111,18 @@ class ControlTrafficTest
                         d.path("offload").asText().equals("pass") : d.path("reason").asText().equals("ring-full"),
                         f.toString());
                 }
-                final Result humanTrace = ctl("--socket", socket.toString(), "trace", "vm2", "--count", "2");
-                assertEquals(0, humanTrace.code, humanTrace.err);
-                assertTrue(humanTrace.out.contains("  forward       pass     vm1") &&
-                    humanTrace.out.contains("fdb: hit") && humanTrace.out.endsWith("2 of 2 frames traced\n"),
-                    humanTrace.out);
+                final Ctl.Result humanTrace = Ctl.run("--socket", socket.toString(), "trace", "vm2", "--count", "2");
+                assertEquals(0, humanTrace.code(), humanTrace.err());
+                assertTrue(humanTrace.out().contains("  forward       pass     vm1") &&
+                    humanTrace.out().contains("fdb: hit") && humanTrace.out().endsWith("2 of 2 frames traced\n"),
+                    humanTrace.out());
 
                 // FDB writes go through the PMD while it forwards.
-                assertEquals(0, ctl("--socket", socket.toString(), "fdb", "add", "02:00:00:00:0d:99", "vm1").code);
-                final JsonNode withStatic = ok(ctl("--socket", socket.toString(), "show", "fdb", "--port", "vm1",
+                assertEquals(0, Ctl.run("--socket", socket.toString(), "fdb", "add", "02:00:00:00:0d:99", "vm1").code());
+                final JsonNode withStatic = Ctl.ok(Ctl.run("--socket", socket.toString(), "show", "fdb", "--port", "vm1",
                     "--json"));
                 assertEquals(2, withStatic.path("entries").size(), withStatic.toString());
-                assertEquals(0, ctl("--socket", socket.toString(), "fdb", "del", "02:00:00:00:0d:99").code);
+                assertEquals(0, Ctl.run("--socket", socket.toString(), "fdb", "del", "02:00:00:00:0d:99").code());
 
                 // Hostile clients while the pair forwards.
                 final Map<String, long[]> before = counters(socket);
@@ -147,7 +142,7 @@ class ControlTrafficTest
             new ProcessBuilder("kill", "-HUP", Long.toString(sw.pid())).start().waitFor();
             SwitchProcess.awaitLog(log, "added [vm3], removed [], changed []", java.time.Duration.ofSeconds(10));
             assertTrue(Files.exists(dir.resolve("vm3.sock")));
-            assertEquals(3, ok(ctl("--socket", socket.toString(), "show", "ports", "--json")).path("ports").size());
+            assertEquals(3, Ctl.ok(Ctl.run("--socket", socket.toString(), "show", "ports", "--json")).path("ports").size());
 
             new ProcessBuilder("kill", "-TERM", Long.toString(sw.pid())).start().waitFor();
             assertTrue(sw.waitFor(30, TimeUnit.SECONDS));
@@ -222,7 +217,7 @@ class ControlTrafficTest
     private static Map<String, long[]> counters(final Path socket)
     {
         final Map<String, long[]> map = new HashMap<>();
-        for (final JsonNode p : ok(ctl("--socket", socket.toString(), "show", "ports", "--json")).path("ports"))
+        for (final JsonNode p : Ctl.ok(Ctl.run("--socket", socket.toString(), "show", "ports", "--json")).path("ports"))
         {
             long drops = 0;
             final var it = p.path("drops").fields();
@@ -237,30 +232,6 @@ class ControlTrafficTest
         return map;
     }
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result ctl(final String... args)
-    {
-        final StringWriter out = new StringWriter();
-        final StringWriter err = new StringWriter();
-        final int code = VswitchCtl.run(args, new PrintWriter(out), new PrintWriter(err));
-        return new Result(code, out.toString(), err.toString());
-    }
-
-    private static JsonNode ok(final Result r)
-    {
-        assertEquals(0, r.code, r.out + r.err);
-        try
-        {
-            final JsonNode answer = JSON.readTree(r.out);
-            assertTrue(answer.path("ok").asBoolean(), r.out);
-            return answer.path("result");
-        }
-        catch (final IOException ex)
-        {
-            throw new AssertionError(r.out, ex);
-        }
-    }
 
     private static SocketChannel connect(final Path socket) throws IOException
     {

@@ -12,9 +12,6 @@ import dev.vswitch.pipeline.PortCounters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -65,20 +62,20 @@ class LivePortsTest
                 // port add: the sockets appear at once.
                 for (final String name : List.of("vm3", "vm4"))
                 {
-                    final Result add = ctl("--socket", ctl, "port", "add", name, "--type", "vhost-user", "--socket",
+                    final Ctl.Result add = Ctl.run("--socket", ctl, "port", "add", name, "--type", "vhost-user", "--socket",
                         dir.resolve(name + ".sock").toString());
-                    assertEquals(0, add.code, add.err);
+                    assertEquals(0, add.code(), add.err());
                     assertTrue(Files.exists(dir.resolve(name + ".sock")), name + " socket created");
                 }
                 assertEquals(2, sw.ports().stream().filter(p -> p.name().startsWith("vm")).count() - 2);
-                final Result bad = ctl("--socket", ctl, "port", "add", "vm3", "--type", "vhost-user", "--socket",
+                final Ctl.Result bad = Ctl.run("--socket", ctl, "port", "add", "vm3", "--type", "vhost-user", "--socket",
                     dir.resolve("other.sock").toString());
-                assertEquals(VswitchCtl.REFUSED, bad.code);
-                assertTrue(bad.err.contains("port vm3 exists already"), bad.err);
-                final Result badKey = ctl("--socket", ctl, "port", "add", "vm5", "--type", "tap", "--socket",
+                assertEquals(VswitchCtl.REFUSED, bad.code());
+                assertTrue(bad.err().contains("port vm3 exists already"), bad.err());
+                final Ctl.Result badKey = Ctl.run("--socket", ctl, "port", "add", "vm5", "--type", "tap", "--socket",
                     dir.resolve("vm5.sock").toString());
-                assertEquals(VswitchCtl.REFUSED, badKey.code);
-                assertTrue(badKey.err.contains("port add:1") && badKey.err.contains("socket"), badKey.err);
+                assertEquals(VswitchCtl.REFUSED, badKey.code());
+                assertTrue(badKey.err().contains("port add:1") && badKey.err().contains("socket"), badKey.err());
 
                 // A second testpmd forwards through the new ports.
                 final int vm3Id;
@@ -95,20 +92,20 @@ class LivePortsTest
                     final List<Testpmd.PortStats> stats = second.stats(Duration.ofSeconds(10));
                     assertTrue(stats.get(0).rxPackets() > 1000 && stats.get(1).rxPackets() > 1000,
                         "the second testpmd gets traffic through the added ports: " + stats);
-                    final JsonNode vm3Fdb = ok(ctl("--socket", ctl, "show", "fdb", "--port", "vm3", "--json"));
+                    final JsonNode vm3Fdb = Ctl.ok(Ctl.run("--socket", ctl, "show", "fdb", "--port", "vm3", "--json"));
                     assertEquals("02:00:00:00:0e:03", vm3Fdb.path("entries").get(0).path("mac").asText());
-                    vm3Id = ok(ctl("--socket", ctl, "show", "ports", "--json")).path("ports").get(2).path("id").asInt();
+                    vm3Id = Ctl.ok(Ctl.run("--socket", ctl, "show", "ports", "--json")).path("ports").get(2).path("id").asInt();
 
                     // port del while its front end is attached and sending.
                     for (final String name : List.of("vm3", "vm4"))
                     {
-                        final Result del = ctl("--socket", ctl, "port", "del", name);
-                        assertEquals(0, del.code, del.err);
+                        final Ctl.Result del = Ctl.run("--socket", ctl, "port", "del", name);
+                        assertEquals(0, del.code(), del.err());
                         assertFalse(Files.exists(dir.resolve(name + ".sock")), name + " socket removed");
                     }
-                    final JsonNode ports = ok(ctl("--socket", ctl, "show", "ports", "--json")).path("ports");
+                    final JsonNode ports = Ctl.ok(Ctl.run("--socket", ctl, "show", "ports", "--json")).path("ports");
                     assertEquals(2, ports.size(), ports.toString());
-                    final JsonNode fdb = ok(ctl("--socket", ctl, "show", "fdb", "--json"));
+                    final JsonNode fdb = Ctl.ok(Ctl.run("--socket", ctl, "show", "fdb", "--json"));
                     assertEquals(2, fdb.path("entries").size(), "vm3/vm4 entries forgotten: " + fdb);
                 }
 
@@ -119,16 +116,16 @@ class LivePortsTest
                         FdSnapshot.guestMappings() + "; fds: " + FdSnapshot.take());
 
                 // The freed id is reused, with none of the old port's entries.
-                final Result again = ctl("--socket", ctl, "--json", "port", "add", "vm5", "--type", "vhost-user",
+                final Ctl.Result again = Ctl.run("--socket", ctl, "--json", "port", "add", "vm5", "--type", "vhost-user",
                     "--socket", dir.resolve("vm5.sock").toString());
-                assertEquals(0, again.code, again.err);
-                assertEquals(vm3Id, JSON.readTree(again.out).path("result").path("id").asInt());
-                assertEquals(0, ok(ctl("--socket", ctl, "show", "fdb", "--port", "vm5", "--json"))
+                assertEquals(0, again.code(), again.err());
+                assertEquals(vm3Id, JSON.readTree(again.out()).path("result").path("id").asInt());
+                assertEquals(0, Ctl.ok(Ctl.run("--socket", ctl, "show", "fdb", "--port", "vm5", "--json"))
                     .path("entries").size());
-                final JsonNode config = ok(ctl("--socket", ctl, "show", "config", "--json"));
+                final JsonNode config = Ctl.ok(Ctl.run("--socket", ctl, "show", "config", "--json"));
                 assertTrue(config.path("yaml").asText().contains("#   added:   - {name: vm5, type: vhost-user"),
                     config.toString());
-                assertEquals(0, ctl("--socket", ctl, "port", "del", "vm5").code);
+                assertEquals(0, Ctl.run("--socket", ctl, "port", "del", "vm5").code());
 
                 // The pair forwarded throughout and lost nothing but frames its own rings had no room for.
                 assertTrue(sw.counters("vm1").get(PortCounters.TX_PACKETS) > vm1Before + 10_000);
@@ -141,28 +138,4 @@ class LivePortsTest
         }
     }
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result ctl(final String... args)
-    {
-        final StringWriter out = new StringWriter();
-        final StringWriter err = new StringWriter();
-        final int code = VswitchCtl.run(args, new PrintWriter(out), new PrintWriter(err));
-        return new Result(code, out.toString(), err.toString());
-    }
-
-    private static JsonNode ok(final Result r)
-    {
-        assertEquals(0, r.code, r.out + r.err);
-        try
-        {
-            final JsonNode answer = JSON.readTree(r.out);
-            assertTrue(answer.path("ok").asBoolean(), r.out);
-            return answer.path("result");
-        }
-        catch (final IOException ex)
-        {
-            throw new AssertionError(r.out, ex);
-        }
-    }
 }

@@ -1,7 +1,6 @@
 package dev.vswitch.core.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.control.ControlCommands;
 import dev.vswitch.core.control.ControlServer;
@@ -11,9 +10,6 @@ import dev.vswitch.pipeline.PortCounters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +27,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ReloadTest
 {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dir;
@@ -74,13 +69,13 @@ class ReloadTest
                 final long vm1Before = sw.counters("vm1").get(PortCounters.TX_PACKETS);
 
                 // Nothing changed: nothing done.
-                JsonNode r = ok(ctl("--socket", ctl, "reload", "--json"));
+                JsonNode r = Ctl.ok(Ctl.run("--socket", ctl, "reload", "--json"));
                 assertEquals("[\"vm1\",\"vm2\",\"vm3\",\"vm4\"]", r.path("unchanged").toString());
 
                 // Remove vm4, add vm5, move vm3 to VLAN 20.
                 Files.writeString(file, yaml("{name: vm3, type: vhost-user, socket: $DIR/vm3.sock, vlan: 20}",
                     "{name: vm5, type: vhost-user, socket: $DIR/vm5.sock, trunk: [20, 30]}"));
-                r = ok(ctl("--socket", ctl, "reload", "--json"));
+                r = Ctl.ok(Ctl.run("--socket", ctl, "reload", "--json"));
                 assertEquals("[\"vm5\"]", r.path("added").toString(), r.toString());
                 assertEquals("[\"vm4\"]", r.path("removed").toString(), r.toString());
                 assertEquals("[\"vm3\"]", r.path("changed").toString(), r.toString());
@@ -89,7 +84,7 @@ class ReloadTest
                 assertFalse(Files.exists(dir.resolve("vm4.sock")));
                 assertTrue(Files.exists(dir.resolve("vm5.sock")));
                 final List<String> ports = new ArrayList<>();
-                for (final JsonNode p : ok(ctl("--socket", ctl, "show", "ports", "--json")).path("ports"))
+                for (final JsonNode p : Ctl.ok(Ctl.run("--socket", ctl, "show", "ports", "--json")).path("ports"))
                 {
                     ports.add(p.path("name").asText() + (p.has("vlan") ? " vlan " + p.path("vlan").asInt() : "") +
                         (p.has("trunk") ? " trunk " + p.path("trunk") : ""));
@@ -100,21 +95,21 @@ class ReloadTest
                 // A broken file: nothing changes, the error names file and line.
                 final String broken = yaml("{name: vm3, type: vhost-user, socket: $DIR/vm3.sock, vlan: 5000}");
                 Files.writeString(file, broken);
-                final Result bad = ctl("--socket", ctl, "reload");
-                assertEquals(VswitchCtl.REFUSED, bad.code);
-                assertTrue(bad.err.contains("nothing changed") && bad.err.contains(file + ":4") &&
-                    bad.err.contains("ports[2].vlan"), bad.err);
+                final Ctl.Result bad = Ctl.run("--socket", ctl, "reload");
+                assertEquals(VswitchCtl.REFUSED, bad.code());
+                assertTrue(bad.err().contains("nothing changed") && bad.err().contains(file + ":4") &&
+                    bad.err().contains("ports[2].vlan"), bad.err());
                 assertTrue(Files.exists(dir.resolve("vm5.sock")), "vm5 still there");
-                assertEquals(4, ok(ctl("--socket", ctl, "show", "ports", "--json")).path("ports").size());
+                assertEquals(4, Ctl.ok(Ctl.run("--socket", ctl, "show", "ports", "--json")).path("ports").size());
 
                 // A section fixed at start: said, not applied; the port part still is.
                 Files.writeString(file, yaml("{name: vm3, type: vhost-user, socket: $DIR/vm3.sock, vlan: 20}")
                     .replace("interval-seconds: 0", "interval-seconds: 7"));
-                r = ok(ctl("--socket", ctl, "reload", "--json"));
+                r = Ctl.ok(Ctl.run("--socket", ctl, "reload", "--json"));
                 assertEquals("[\"vm5\"]", r.path("removed").toString(), r.toString());
                 assertEquals("[\"stats\"]", r.path("restart_needed").toString(), r.toString());
-                final Result human = ctl("--socket", ctl, "reload");
-                assertTrue(human.out.contains("not applied, needs a restart: stats"), human.out);
+                final Ctl.Result human = Ctl.run("--socket", ctl, "reload");
+                assertTrue(human.out().contains("not applied, needs a restart: stats"), human.out());
 
                 // The pair forwarded throughout, losing nothing but frames its own rings had no room for.
                 Testpmd.sleep(500);
@@ -128,28 +123,4 @@ class ReloadTest
         }
     }
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result ctl(final String... args)
-    {
-        final StringWriter out = new StringWriter();
-        final StringWriter err = new StringWriter();
-        final int code = VswitchCtl.run(args, new PrintWriter(out), new PrintWriter(err));
-        return new Result(code, out.toString(), err.toString());
-    }
-
-    private static JsonNode ok(final Result r)
-    {
-        assertEquals(0, r.code, r.out + r.err);
-        try
-        {
-            final JsonNode answer = JSON.readTree(r.out);
-            assertTrue(answer.path("ok").asBoolean(), r.out);
-            return answer.path("result");
-        }
-        catch (final IOException ex)
-        {
-            throw new AssertionError(r.out, ex);
-        }
-    }
 }
