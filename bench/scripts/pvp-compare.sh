@@ -3,6 +3,7 @@
 #   bench/scripts/pvp-compare.sh [ROUNDS=5] [SECONDS=10] [FRAME_BYTES=64]
 #   bench/scripts/pvp-compare.sh 3 10 "64 256 1024 1500"     (several sizes: one table at the end)
 #   DUTS="vswitch dpdk" bench/scripts/pvp-compare.sh ...       (which devices under test, in round order)
+#   VSWITCH_YAML_EXTRA='control: {spare-ports: 0}' ...         (appended to the switch's generated configuration)
 # Generator: dpdk-testpmd with two virtio-user ports, mac forwarding, forwarding lcore on CPU 0,
 # `start tx_first 16` (16 x 32 frames in flight per port). Devices under test, forwarding on CPU 1:
 #   vswitch = this switch (PMD pinned to CPU 1, busy-spin), MAC learning + forwarding
@@ -49,6 +50,7 @@ ports:
   - {name: vm2, type: vhost-user, socket: $d/vm2.sock}
 datapath: {cpus: [1], idle: busy-spin}
 stats: {interval-seconds: 0}
+${VSWITCH_YAML_EXTRA:-}
 YAML
   "$root/bin/vswitch" --config "$d/switch.yaml" > "$d/switch.log" 2>&1 & local pid=$!
   await_socket "$d/vm2.sock"
