@@ -118,7 +118,10 @@ public final class VswitchCtl implements Runnable
         /** The control socket given to this command itself, or null. */
         abstract Path ownSocket();
 
-        abstract void args(ObjectNode args);
+        /** The request's arguments; none unless the command has options. */
+        void args(final ObjectNode args)
+        {
+        }
 
         abstract void print(JsonNode result, PrintWriter out);
 
@@ -201,11 +204,6 @@ public final class VswitchCtl implements Runnable
         String command()
         {
             return "show ports";
-        }
-
-        @Override
-        void args(final ObjectNode args)
-        {
         }
 
         @Override
@@ -302,11 +300,6 @@ public final class VswitchCtl implements Runnable
         }
 
         @Override
-        void args(final ObjectNode args)
-        {
-        }
-
-        @Override
         void print(final JsonNode result, final PrintWriter out)
         {
             final Table t = new Table("PMD", "CPU", "BUSY%", "FRAMES/BUSY-ROUND", "NS/FRAME", "P2P-P50-NS",
@@ -331,11 +324,6 @@ public final class VswitchCtl implements Runnable
         String command()
         {
             return "show config";
-        }
-
-        @Override
-        void args(final ObjectNode args)
-        {
         }
 
         @Override
@@ -591,11 +579,6 @@ public final class VswitchCtl implements Runnable
         String command()
         {
             return "reload";
-        }
-
-        @Override
-        void args(final ObjectNode args)
-        {
         }
 
         @Override
