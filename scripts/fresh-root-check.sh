@@ -53,6 +53,14 @@ cp -a /etc/apt/sources.list.d/. "$target/etc/apt/sources.list.d/"
 [ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$target/etc/apt/"
 cp -a /etc/apt/apt.conf.d/. "$target/etc/apt/apt.conf.d/"
 cp /etc/resolv.conf "$target/etc/resolv.conf" 2>/dev/null || true
+# The machine's own trust anchors (here: the CA of the egress proxy every connection to Maven Central goes through),
+# which a bare root lacks: without them Maven's first download fails with "PKIX path building failed". Like the
+# apt sources, they belong to the machine; ca-certificates (and ca-certificates-java for the JDK) take them in when
+# install-deps installs them.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$target/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$target/usr/local/share/ca-certificates/"
+fi
 
 for m in proc sys dev dev/pts; do
   mount --bind "/$m" "$target/$m"
