@@ -62,6 +62,10 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$target/usr/local/share/ca-certificates/"
 fi
 
+# The root is made a mount point of its own, as a real machine's root is: programs that look up the mount of a
+# path in /proc/self/mountinfo (Chronicle Map does, for its files) find none inside a plain chroot directory.
+mount --bind "$target" "$target"
+mounts+=("$target")
 for m in proc sys dev dev/pts; do
   mount --bind "/$m" "$target/$m"
   mounts+=("$target/$m")
