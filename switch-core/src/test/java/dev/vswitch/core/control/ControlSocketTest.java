@@ -12,8 +12,6 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -241,7 +239,7 @@ class ControlSocketTest
             {
                 // the server closed after answering: expected once it has its limit
             }
-            assertError(readLine(ch), "request longer than 4096 bytes");
+            assertError(RawControlLine.readLine(ch), "request longer than 4096 bytes");
         }
         // The server still answers.
         assertTrue(parse(exchange("{\"command\": \"show ports\"}\n")).path("ok").asBoolean());
@@ -268,7 +266,7 @@ class ControlSocketTest
                 "answered while the stalled clients were connected");
 
             // The half request is answered with a timeout and closed after the request deadline.
-            assertError(readLine(half), "request not completed within 700 ms");
+            assertError(RawControlLine.readLine(half), "request not completed within 700 ms");
             assertEquals(-1, half.read(ByteBuffer.allocate(16)), "closed after the error");
             // The silent one is closed at the deadline.
             assertEquals(-1, stalled.get(0).read(ByteBuffer.allocate(16)), "closed at the deadline");
@@ -371,46 +369,11 @@ class ControlSocketTest
 
     private static SocketChannel connect() throws IOException
     {
-        final SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-        ch.connect(UnixDomainSocketAddress.of(socket));
-        return ch;
+        return RawControlLine.connect(socket);
     }
 
     private static String exchange(final String request) throws IOException
     {
-        try (SocketChannel ch = connect())
-        {
-            final ByteBuffer out = ByteBuffer.wrap(request.getBytes(StandardCharsets.ISO_8859_1));
-            try
-            {
-                while (out.hasRemaining())
-                {
-                    ch.write(out);
-                }
-            }
-            catch (final IOException refusedAndClosed)
-            {
-                // over the client limit: the server answered and closed before reading; read its answer
-            }
-            return readLine(ch);
-        }
-    }
-
-    private static String readLine(final SocketChannel ch) throws IOException
-    {
-        final StringBuilder sb = new StringBuilder();
-        final ByteBuffer in = ByteBuffer.allocate(1);
-        while (ch.read(in) > 0)
-        {
-            in.flip();
-            final char c = (char)in.get();
-            in.clear();
-            if (c == '\n')
-            {
-                return sb.toString();
-            }
-            sb.append(c);
-        }
-        return sb.toString();
+        return RawControlLine.exchange(socket, request);
     }
 }

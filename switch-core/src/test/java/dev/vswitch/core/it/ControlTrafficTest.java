@@ -1,12 +1,11 @@
 package dev.vswitch.core.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.vswitch.core.control.RawControlLine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -158,9 +157,9 @@ class ControlTrafficTest
     /** Malformed, unknown and huge requests, stalled clients and 40 concurrent ones: each answered or dropped. */
     private static void hostileClients(final Path socket) throws Exception
     {
-        assertTrue(exchange(socket, "{{{ not json\n").contains("malformed JSON request"));
-        assertTrue(exchange(socket, "{\"command\": \"format disk\"}\n").contains("unknown command"));
-        try (SocketChannel huge = connect(socket))
+        assertTrue(RawControlLine.exchange(socket, "{{{ not json\n").contains("malformed JSON request"));
+        assertTrue(RawControlLine.exchange(socket, "{\"command\": \"format disk\"}\n").contains("unknown command"));
+        try (SocketChannel huge = RawControlLine.connect(socket))
         {
             final ByteBuffer junk = ByteBuffer.allocate(1 << 20);
             try
@@ -174,7 +173,7 @@ class ControlTrafficTest
             {
                 // refused after 64 KiB: expected
             }
-            assertTrue(readLine(huge).contains("request longer than 65536 bytes"));
+            assertTrue(RawControlLine.readLine(huge).contains("request longer than 65536 bytes"));
         }
         final List<SocketChannel> stalled = new ArrayList<>();
         final ExecutorService pool = Executors.newFixedThreadPool(40);
@@ -182,7 +181,7 @@ class ControlTrafficTest
         {
             for (int i = 0; i < 4; i++)
             {
-                final SocketChannel ch = connect(socket);
+                final SocketChannel ch = RawControlLine.connect(socket);
                 if (i % 2 == 1)
                 {
                     ch.write(ByteBuffer.wrap("{\"command\":".getBytes(StandardCharsets.UTF_8)));
@@ -192,7 +191,7 @@ class ControlTrafficTest
             final List<Future<String>> answers = new ArrayList<>();
             for (int i = 0; i < 40; i++)
             {
-                answers.add(pool.submit(() -> exchange(socket, "{\"command\": \"show ports\"}\n")));
+                answers.add(pool.submit(() -> RawControlLine.exchange(socket, "{\"command\": \"show ports\"}\n")));
             }
             int served = 0;
             for (final Future<String> f : answers)
@@ -230,51 +229,5 @@ class ControlTrafficTest
                 p.path("counters").path("tx_packets").asLong(), drops });
         }
         return map;
-    }
-
-
-    private static SocketChannel connect(final Path socket) throws IOException
-    {
-        final SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-        ch.connect(UnixDomainSocketAddress.of(socket));
-        return ch;
-    }
-
-    private static String exchange(final Path socket, final String request) throws IOException
-    {
-        try (SocketChannel ch = connect(socket))
-        {
-            final ByteBuffer out = ByteBuffer.wrap(request.getBytes(StandardCharsets.UTF_8));
-            try
-            {
-                while (out.hasRemaining())
-                {
-                    ch.write(out);
-                }
-            }
-            catch (final IOException refusedAndClosed)
-            {
-                // over the client limit: the server answered and closed before reading; read its answer
-            }
-            return readLine(ch);
-        }
-    }
-
-    private static String readLine(final SocketChannel ch) throws IOException
-    {
-        final StringBuilder sb = new StringBuilder();
-        final ByteBuffer in = ByteBuffer.allocate(1);
-        while (ch.read(in) > 0)
-        {
-            in.flip();
-            final char c = (char)in.get();
-            in.clear();
-            if (c == '\n')
-            {
-                break;
-            }
-            sb.append(c);
-        }
-        return sb.toString();
     }
 }
