@@ -70,6 +70,8 @@ public final class SplitVirtqueue
     private long chainBytes;
     private boolean broken;
     private long interrupts;
+    /** Set while a flush runs; still set at the next one if something was thrown out of it (see {@link #flush}). */
+    private boolean flushOwed;
 
     /**
      * @param desc  host address of the descriptor table (16 * size bytes, already bounds-checked)
@@ -417,30 +419,34 @@ public final class SplitVirtqueue
     }
 
     /**
+     * True if {@link #flush} has work: used elements to publish, or a flush that something cut short and that is
+     * owed to the driver. The port calls flush only then, so the check must cover both.
+     */
+    public boolean needsFlush()
+    {
+        return pendingUsed > 0 || flushOwed;
+    }
+
+    /**
      * Publishes the used elements added since the last flush with one release store of used->idx, then interrupts
      * the driver if, and only if, it asked to be: with EVENT_IDX when used->idx moved past used_event, otherwise
      * when NO_INTERRUPT is clear.
+     * <p>
+     * A flush cut short by a throw (HotSpot delivers a pending asynchronous error, e.g. the InternalError of an
+     * earlier fault in another guest's memory, at the next VM transition: the native write of the interrupt is
+     * one) leaves {@link #flushOwed} set; the next flush then publishes used->idx again and interrupts
+     * unconditionally (both are idempotent; a spare interrupt is harmless, a lost one stalls the driver).
      *
      * @return true if an interrupt was sent.
      */
     public boolean flush()
     {
-        if (signallingSince != 0)
-        {
-            // The last interrupt's write never returned here: something was thrown out of it (HotSpot delivers a
-            // pending asynchronous error at such a call, see PmdAgent). Send it again, to the call fd in use now;
-            // a spare interrupt is harmless.
-            signallingSince = 0;
-            final int fd = callFd;
-            if (fd >= 0)
-            {
-                interrupt(fd);
-            }
-        }
-        if (pendingUsed == 0)
+        final boolean owed = flushOwed;
+        if (pendingUsed == 0 && !owed)
         {
             return false;
         }
+        flushOwed = true;   // until this flush has run to its end
         pendingUsed = 0;
         final int newUsed = usedIdx;
         putShortRelease(used + 2, newUsed);
@@ -449,7 +455,11 @@ public final class SplitVirtqueue
         final int oldUsed = lastCheckedUsed;
         lastCheckedUsed = newUsed;
         final boolean notify;
-        if (eventIdx)
+        if (owed)
+        {
+            notify = true;
+        }
+        else if (eventIdx)
         {
             final int usedEvent = U.getShort(avail + 4 + 2L * size) & 0xffff;
             notify = needEvent(usedEvent, newUsed, oldUsed);
@@ -459,13 +469,14 @@ public final class SplitVirtqueue
             notify = (U.getShort(avail) & VirtioNet.AVAIL_F_NO_INTERRUPT) == 0;
         }
         final int fd = callFd;
-        if (notify && fd >= 0)
+        final boolean sent = notify && fd >= 0;
+        if (sent)
         {
             interrupt(fd);
             interrupts++;
-            return true;
         }
-        return false;
+        flushOwed = false;
+        return sent;
     }
 
     /** Writes the call eventfd, stamped so that the control thread can see a write the front end made block. */
@@ -473,8 +484,16 @@ public final class SplitVirtqueue
     {
         signallingFd = fd;
         signallingSince = System.nanoTime() | 1;   // never 0, which means "not signalling"
-        EventFd.signal(fd);
-        signallingSince = 0;
+        try
+        {
+            EventFd.signal(fd);
+        }
+        finally
+        {
+            // Also when something is thrown out of the write: a stamp left behind would read as a write still
+            // blocked, and the control thread would reset a port whose front end did nothing wrong.
+            signallingSince = 0;
+        }
     }
 
     /** vring_need_event from the virtio spec: did the index move from old to new pass event? */

@@ -756,7 +756,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         receivedThisRound = 0;
         gsoSegmentsThisRound = 0;
         final SplitVirtqueue tx = txRing;
-        if (tx != null && tx.pendingUsed() > 0)
+        if (tx != null && tx.needsFlush())
         {
             if (tx.flush())
             {
@@ -765,7 +765,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             tx.suppressKicks();
         }
         final SplitVirtqueue rx = rxRing;
-        if (rx != null && rx.pendingUsed() > 0 && rx.flush())
+        if (rx != null && rx.needsFlush() && rx.flush())
         {
             counters.increment(PortCounters.INTERRUPTS);
         }
