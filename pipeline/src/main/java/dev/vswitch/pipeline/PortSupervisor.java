@@ -66,7 +66,7 @@ final class PortSupervisor
             t);
     }
 
-    void afterPoll(final PipelineHandler handler)
+    void afterBurst(final PipelineHandler handler)
     {
         final Throwable t = handler.fault;
         if (t != null)

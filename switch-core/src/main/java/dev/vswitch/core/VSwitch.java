@@ -128,7 +128,7 @@ public final class VSwitch implements AutoCloseable
             throw ex;
         }
         fdb = table;
-        pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
+        pmd = new PmdAgent("pmd-0", ports, stages, vlans, dp.ringSize(), dp.burst());
         latency = new PollLatency(pmd);
         // Aging and control-plane FDB writes run on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? new CompositeAgent(pmd, pmdTasks) :
