@@ -1,6 +1,6 @@
 package dev.vswitch.pipeline;
 
-import dev.vswitch.pipeline.vlan.VlanMembership;
+import dev.vswitch.pipeline.spi.VlanView;
 import dev.vswitch.pipeline.vlan.VlanTagEditor;
 
 /**
@@ -9,7 +9,7 @@ import dev.vswitch.pipeline.vlan.VlanTagEditor;
  * that is up. The copy into a destination is that port's {@link SwitchPort#transmit}, which counts what it
  * delivered or dropped.
  *
- * <p>With a {@link VlanMembership} the frame's switching VLAN ({@link PacketEvent#vlanId}, set by the VLAN ingress
+ * <p>With a {@link VlanView} the frame's switching VLAN ({@link PacketEvent#vlanId}, set by the VLAN ingress
  * stage) bounds delivery: a flood goes only to ports carrying that VLAN, a unicast to a port that does not carry it
  * is dropped there ({@link DropReason#VLAN}), and the tag is pushed for a trunk or popped for an access port per
  * destination by rewriting the scatter list around that one transmit. Without one (null) every port gets every
@@ -18,11 +18,11 @@ import dev.vswitch.pipeline.vlan.VlanTagEditor;
 public final class Delivery
 {
     private final SwitchPort[] ports;
-    private final VlanMembership vlans;
+    private final VlanView vlans;
     private final VlanTagEditor tagEditor = new VlanTagEditor();
 
     /** @param vlans null: VLAN-unaware. */
-    public Delivery(final SwitchPort[] ports, final VlanMembership vlans)
+    public Delivery(final SwitchPort[] ports, final VlanView vlans)
     {
         this.ports = ports;
         this.vlans = vlans;
@@ -63,13 +63,13 @@ public final class Delivery
      */
     private void transmit(final SwitchPort port, final PacketEvent e)
     {
-        if (vlans == null || e.vlanId == VlanMembership.NATIVE_VLAN)
+        if (vlans == null || e.vlanId == VlanView.NATIVE_VLAN)
         {
             port.transmit(e);
             return;
         }
         final boolean wireTagged = (e.packetFlags & PacketEvent.FLAG_VLAN) != 0;
-        final boolean wantTag = vlans.mode(port.id()) == VlanMembership.TRUNK;
+        final boolean wantTag = vlans.mode(port.id()) == VlanView.TRUNK;
         if (wireTagged == wantTag)
         {
             port.transmit(e);

@@ -4,7 +4,7 @@ import com.lmax.disruptor.BusySpinWaitStrategy;
 import com.lmax.disruptor.EventPoller;
 import com.lmax.disruptor.RingBuffer;
 import com.lmax.disruptor.Sequence;
-import dev.vswitch.pipeline.vlan.VlanMembership;
+import dev.vswitch.pipeline.spi.VlanView;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.agrona.concurrent.Agent;
@@ -82,7 +82,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
     }
 
     /** @param vlans which VLANs each port carries (bounds delivery); null, or none configured: VLAN-unaware. */
-    public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final VlanMembership vlans,
+    public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final VlanView vlans,
         final int ringSize, final int burst)
     {
         this.name = name;

@@ -6,6 +6,7 @@ import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.spi.FdbView;
 
 /**
  * Decides where a frame goes, as the last stage: to the port an earlier stage chose, else to the port its
@@ -17,10 +18,10 @@ import dev.vswitch.pipeline.SwitchPort;
 public final class ForwardStage implements Stage
 {
     public static final String NAME = "forward";
-    private final MacTable table;
+    private final FdbView table;
     private final SwitchPort[] ports;
 
-    public ForwardStage(final MacTable table, final SwitchPort[] ports)
+    public ForwardStage(final FdbView table, final SwitchPort[] ports)
     {
         this.table = table;
         this.ports = ports;
@@ -40,7 +41,7 @@ public final class ForwardStage implements Stage
         {
             out = (e.packetFlags & PacketEvent.FLAG_MULTICAST) != 0 ?
                 PacketEvent.OUT_FLOOD : table.lookup(e.vlanId, e.dstMac);
-            if (out == MacTable.NO_PORT)
+            if (out == FdbView.NO_PORT)
             {
                 out = PacketEvent.OUT_FLOOD;
             }

@@ -19,6 +19,6 @@ public final class ForwardStageFactory implements StageFactory
     {
         settings.allowOnly();
         // VLANs bound delivery, the PMD's step after the stages (dev.vswitch.pipeline.Delivery), not the decision.
-        return new ForwardStage(context.macTable(), context.ports());
+        return new ForwardStage(context.fdb(), context.ports());
     }
 }

@@ -1,6 +1,7 @@
 package dev.vswitch.pipeline.stages;
 
 import dev.vswitch.pipeline.Log;
+import dev.vswitch.pipeline.spi.FdbView;
 import net.openhft.chronicle.map.ChronicleMap;
 import net.openhft.chronicle.map.ChronicleMapBuilder;
 import org.agrona.concurrent.EpochClock;
@@ -34,9 +35,8 @@ import java.util.function.BiConsumer;
  * Threads: the PMD thread calls {@link #lookup}, {@link #learn}, {@link #age}, {@link #forgetPort}; any thread may
  * call {@link #size}, {@link #forEach} and read the counters (plain longs, for statistics).
  */
-public final class MacTable implements AutoCloseable
+public final class MacTable implements FdbView, AutoCloseable
 {
-    public static final int NO_PORT = -1;
     /** Port ids must fit the 16 bits the cache value gives them. */
     public static final int MAX_PORTS = 0xFFFF;
     static final String STATIC_PREFIX = "static:";
