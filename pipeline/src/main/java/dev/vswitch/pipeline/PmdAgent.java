@@ -58,12 +58,16 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private final PortSupervisor supervisor;
     private final FrameTracer tracer;
     private final int burst;
+    /** Not a counter but the quiescence barrier ({@link #awaitQuiescent}): volatile, stored once per round. */
     private final AtomicLong rounds = new AtomicLong();
-    /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
-    private final AtomicLong busyRounds = new AtomicLong();
-    private final AtomicLong framesTaken = new AtomicLong();
-    /** Nanoseconds spent in rounds that took frames: busy share of the CPU and cost per frame. PMD-written. */
-    private final AtomicLong busyNanos = new AtomicLong();
+    /**
+     * In the {@link Counters} scheme (this thread writes): rounds that took at least one frame and the frames they
+     * took (how full the bursts run); nanoseconds spent in those rounds (busy share of the CPU, cost per frame).
+     */
+    private static final int BUSY_ROUNDS = 0;
+    private static final int FRAMES_TAKEN = 1;
+    private static final int BUSY_NANOS = 2;
+    private final Counters stats = new Counters(3);
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     /** While set, rounds take no new frames (ports are still flushed): see {@link #hold}. */
@@ -313,11 +317,11 @@ public final class PmdAgent implements Agent, DatapathBarrier
         rounds.set(rounds.get() + 1);
         if (received > 0)
         {
-            busyRounds.setOpaque(busyRounds.getOpaque() + 1);
-            framesTaken.setOpaque(framesTaken.getOpaque() + received);
+            stats.increment(BUSY_ROUNDS);
+            stats.add(FRAMES_TAKEN, received);
             // Every frame of the round waited at most this long between being polled and its used-ring publish.
             final long took = System.nanoTime() - start;
-            busyNanos.setOpaque(busyNanos.getOpaque() + took);
+            stats.add(BUSY_NANOS, took);
             latency.recordValueWithCount(took, received);
         }
     }
@@ -393,13 +397,13 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Rounds that took at least one frame. */
     public long busyRounds()
     {
-        return busyRounds.getOpaque();
+        return stats.get(BUSY_ROUNDS);
     }
 
     /** Frames taken from all ports, over all rounds. */
     public long framesTaken()
     {
-        return framesTaken.getOpaque();
+        return stats.get(FRAMES_TAKEN);
     }
 
     /** Packet trace: armed and disarmed on this PMD's thread, read by the control plane. */
@@ -411,7 +415,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Nanoseconds spent in rounds that took at least one frame, over all rounds. */
     public long busyNanos()
     {
-        return busyNanos.getOpaque();
+        return stats.get(BUSY_NANOS);
     }
 
     /** Poll-to-publish latency since the previous call (nanoseconds). Allocates; call from the stats thread. */

@@ -3,7 +3,10 @@ package dev.vswitch.pipeline.spi;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
-/** The {@link StageCounter} the switch hands out: a long with one writer, read with opaque loads. */
+/**
+ * The {@link StageCounter} the switch hands out: one long in the switch's counters scheme
+ * ({@link dev.vswitch.pipeline.Counters}: one writer, opaque store of opaque load plus delta, opaque reads).
+ */
 final class OpaqueStageCounter implements StageCounter
 {
     private static final VarHandle VALUE;
