@@ -1,22 +1,23 @@
 package dev.vswitch.pipeline;
 
-import com.lmax.disruptor.EventPoller;
-
 /**
  * Packet trace ({@code vswitchctl trace PORT --count N}): for the next N frames from one port, what each stage made
  * of the frame, its VLAN, the forwarding decision and, per destination port, whether it was delivered and with
  * which offload action (passed as is, checksum completed, segmented).
  * <p>
- * Costs nothing while off: the PMD reads {@link #isArmed()} (a plain field) once per round and polls with the plain
- * {@link PipelineHandler} unless a trace is armed. While armed, frames from other ports take the plain path too; a
- * traced frame's record goes into preallocated primitive slots (no allocation on the PMD). Destination outcomes come
- * from the ports' own counters read before and after the stages run, so the trace shows what the ports really did.
+ * It runs no stage and delivers nothing itself: {@link PipelineHandler}'s one stage loop calls its record methods
+ * for the frames it traces ({@link #traces}), and its delivery step brackets such a frame's delivery with
+ * {@link #beforeDelivery}/{@link #afterDelivery}. Costs nothing while off: the PMD asks {@link #isActive()} (plain
+ * fields) once per round and the handler sees a null tracer otherwise. While armed, frames from other ports take
+ * the plain path too; a traced frame's record goes into preallocated primitive slots (no allocation on the PMD).
+ * Destination outcomes come from the ports' own counters read before and after the frame's delivery, so the trace
+ * shows what the ports really did.
  * <p>
  * Threads: {@link #arm} and {@link #disarm} run on the PMD thread (handed over between rounds by the control plane);
- * the control plane reads slots below {@link #recorded()}, which the PMD publishes with a release store after
- * filling each slot.
+ * the control plane reads slots below {@link #recorded()}, which the PMD publishes with a release store once a
+ * slot is complete (after the frame's delivery).
  */
-public final class FrameTracer implements EventPoller.Handler<PacketEvent>
+public final class FrameTracer
 {
     public static final int MAX_FRAMES = 256;
     public static final int MAX_STAGES = 32;
@@ -31,16 +32,18 @@ public final class FrameTracer implements EventPoller.Handler<PacketEvent>
 
     private final Stage[] stages;
     private final SwitchPort[] ports;
-    private final PipelineHandler plain;
     private final int stageCount;
     private final int portCount;
 
     private boolean armed;
     private int tracedPort;
     private int wanted;
+    /** Slots whose stages ran; those from {@link #recorded} on still wait for their delivery. PMD-owned. */
+    private int filled;
     private volatile int recorded;
 
     // One row per traced frame.
+    private final long[] sequence = new long[MAX_FRAMES];   // the frame's ring sequence, to find it at delivery
     private final long[] time = new long[MAX_FRAMES];
     private final int[] length = new int[MAX_FRAMES];
     private final long[] srcMac = new long[MAX_FRAMES];
@@ -56,17 +59,16 @@ public final class FrameTracer implements EventPoller.Handler<PacketEvent>
     private final int[] destination;    // [frame * ports + port]: NOT_SENT, DELIVERED, DROPPED
     private final int[] destDrop;       // drop reason at that port
     private final int[] offload;        // OFFLOAD_* for a delivered frame
-    // Counter snapshots of every port before the stages run (PMD scratch).
+    // Counter snapshots of every port before the frame's delivery (PMD scratch).
     private final long[] txBefore;
     private final long[] segBefore;
     private final long[] csumBefore;
     private final long[] dropsBefore;   // [port * DropReason.COUNT + reason]
 
-    FrameTracer(final Stage[] stages, final SwitchPort[] ports, final PipelineHandler plain)
+    FrameTracer(final Stage[] stages, final SwitchPort[] ports)
     {
         this.stages = stages;
         this.ports = ports;
-        this.plain = plain;
         this.stageCount = Math.min(stages.length, MAX_STAGES);
         this.portCount = ports.length;
         outBefore = new int[MAX_FRAMES * MAX_STAGES];
@@ -81,10 +83,16 @@ public final class FrameTracer implements EventPoller.Handler<PacketEvent>
         dropsBefore = new long[portCount * DropReason.COUNT];
     }
 
-    /** PMD thread, once per round. */
+    /** PMD thread. */
     boolean isArmed()
     {
         return armed;
+    }
+
+    /** Armed, or some traced frame still waits for its delivery to be recorded. PMD thread, once per round. */
+    boolean isActive()
+    {
+        return armed || filled != recorded;
     }
 
     /** Starts tracing the next {@code count} frames from {@code port}, forgetting an earlier trace. PMD thread. */
@@ -96,6 +104,7 @@ public final class FrameTracer implements EventPoller.Handler<PacketEvent>
         }
         tracedPort = port;
         wanted = count;
+        filled = 0;
         recorded = 0;
         armed = true;
     }
@@ -112,73 +121,73 @@ public final class FrameTracer implements EventPoller.Handler<PacketEvent>
         return recorded;
     }
 
-    @Override
-    public boolean onEvent(final PacketEvent event, final long sequence, final boolean endOfBatch)
+    // ------------------------------------------------------------------ recording (PMD thread, PipelineHandler)
+
+    /** Whether {@code event} is one to trace. */
+    boolean traces(final PacketEvent event)
     {
-        if (!armed || event.inPort != tracedPort)
-        {
-            return plain.onEvent(event, sequence, endOfBatch);
-        }
-        final int slot = recorded;
-        snapshotPorts();
+        return armed && event.inPort == tracedPort;
+    }
+
+    /** Starts the record of a traced frame, before its stages; returns its slot. */
+    int begin(final PacketEvent event, final long seq)
+    {
+        final int slot = filled;
+        sequence[slot] = seq;
         time[slot] = System.nanoTime();
         length[slot] = event.frameLength;
         sourceDrop[slot] = event.sourceDropReason;
-        final SwitchPort source = ports[event.inPort];
-        int ran = 0;
-        // Supervised as the plain handler is: a throw is left in it for the PMD's supervisor, the frame completes.
-        try
+        stagesRun[slot] = 0;
+        filled = slot + 1;
+        if (filled >= wanted)
         {
-            if (event.sourceDropReason == DropReason.NONE)
-            {
-                for (int i = 0; i < stages.length; i++)
-                {
-                    final int row = slot * MAX_STAGES + Math.min(i, MAX_STAGES - 1);
-                    outBefore[row] = event.outPort;
-                    stages[i].process(event);
-                    stageDrop[row] = event.isDropped() ? event.dropReason : DropReason.NONE;
-                    stageOut[row] = event.outPort;
-                    ran = i + 1;
-                    if (event.isDropped())
-                    {
-                        if (event.dropReason != DropReason.HAIRPIN)
-                        {
-                            source.counters().drop(event.dropReason);
-                        }
-                        break;
-                    }
-                }
-            }
+            armed = false;
         }
-        catch (final Throwable t)
-        {
-            plain.recordFault(event.inPort, t);
-        }
-        // Parsed by the classify stage: read after the stages ran.
+        return slot;
+    }
+
+    void beforeStage(final int slot, final int stage, final PacketEvent event)
+    {
+        outBefore[slot * MAX_STAGES + Math.min(stage, MAX_STAGES - 1)] = event.outPort;
+    }
+
+    void afterStage(final int slot, final int stage, final PacketEvent event)
+    {
+        final int row = slot * MAX_STAGES + Math.min(stage, MAX_STAGES - 1);
+        stageDrop[row] = event.isDropped() ? event.dropReason : DropReason.NONE;
+        stageOut[row] = event.outPort;
+        stagesRun[slot] = Math.min(stage + 1, stageCount);
+    }
+
+    /** After the stages: the fields the classify stage parsed. */
+    void afterStages(final int slot, final PacketEvent event)
+    {
         srcMac[slot] = event.srcMac;
         dstMac[slot] = event.dstMac;
         etherType[slot] = event.etherType;
         vlan[slot] = event.vlanId;
         flags[slot] = event.packetFlags;
-        stagesRun[slot] = Math.min(ran, stageCount);
+    }
+
+    /** Whether the frame at ring {@code seq} is the next traced frame waiting for its delivery. */
+    boolean awaitsDelivery(final long seq)
+    {
+        final int next = recorded;
+        return next < filled && sequence[next] == seq;
+    }
+
+    /** Just before that frame's delivery: every port's counters, to see what the delivery changed. */
+    void beforeDelivery()
+    {
+        snapshotPorts();
+    }
+
+    /** Just after it: its destinations, and the slot is published. */
+    void afterDelivery()
+    {
+        final int slot = recorded;
         recordDestinations(slot);
-        if (event.completionToken != -1)   // -1: claimed by a port that threw before filling it
-        {
-            try
-            {
-                source.complete(event);
-            }
-            catch (final Throwable t)
-            {
-                plain.recordFault(event.inPort, t);
-            }
-        }
-        if (slot + 1 >= wanted)
-        {
-            armed = false;
-        }
         recorded = slot + 1;   // volatile store: publishes the slot
-        return true;
     }
 
     private void snapshotPorts()

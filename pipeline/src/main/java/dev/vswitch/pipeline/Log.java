@@ -4,8 +4,10 @@ import java.io.PrintStream;
 import java.time.Instant;
 
 /**
- * The switch's log: one line per event, timestamped, to stdout (stderr for errors). Control plane and stats only;
- * the data path never logs, it counts.
+ * The switch's one log: one line per event, {@code TIME LEVEL [subject] message}, to stdout (stderr for warnings
+ * and errors). Control plane and stats only; the data path never logs, it counts ({@link Counters}). Libraries
+ * that log through SLF4J land here too ({@link LogProvider}). The only other output is the command line's own:
+ * usage and configuration errors printed by {@code Main} before the switch starts.
  */
 public final class Log
 {
@@ -14,6 +16,13 @@ public final class Log
 
     private Log()
     {
+    }
+
+    /** Tests: where lines go from now on. */
+    static void redirect(final PrintStream stdout, final PrintStream stderr)
+    {
+        out = stdout;
+        err = stderr;
     }
 
     public static void info(final String subject, final String message)

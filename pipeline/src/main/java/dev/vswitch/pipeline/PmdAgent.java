@@ -3,6 +3,8 @@ package dev.vswitch.pipeline;
 import com.lmax.disruptor.BusySpinWaitStrategy;
 import com.lmax.disruptor.EventPoller;
 import com.lmax.disruptor.RingBuffer;
+import com.lmax.disruptor.Sequence;
+import dev.vswitch.pipeline.spi.VlanView;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.agrona.concurrent.Agent;
@@ -11,33 +13,61 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A poll-mode driver thread's duty cycle, run to completion: each round takes up to a burst from every port into
- * the Disruptor ring, runs the stages over everything published (the same thread, through an {@link EventPoller}),
- * then flushes every port so used-ring updates and interrupts go out once per round, not once per frame.
+ * A poll-mode driver thread's duty cycle, run to completion. One round is a frame's whole life, in five steps
+ * ({@link #round()} reads as exactly that):
+ * <ol>
+ *   <li><b>receive</b>: each port claims slots of the burst ring, fills them and publishes ({@link PacketPublisher});</li>
+ *   <li><b>stages</b>: every published frame through the stages, in order ({@link PipelineHandler#onEvent}); the
+ *   last, {@code forward}, decides the destinations;</li>
+ *   <li><b>deliver</b>: each frame to its destinations, copied in by their {@link SwitchPort#transmit}
+ *   ({@link Delivery});</li>
+ *   <li><b>complete</b>: each frame's buffers back to its source port ({@link SwitchPort#complete});</li>
+ *   <li><b>flush</b>: every port publishes its batched ring updates and sends the interrupts its peer asked for,
+ *   once per round, not once per frame ({@link SwitchPort#flush}).</li>
+ * </ol>
+ * <b>The burst ring.</b> The Disruptor {@link RingBuffer} is the burst's storage: its {@link PacketEvent}s are
+ * allocated once, at start, and reused by every round. The publisher claims slots on this thread, the
+ * {@link EventPoller} hands them to the stages on this same thread (no other consumer, no hand-off between
+ * threads), and steps 3 and 4 walk the same slots by sequence. A slot is given back to the publisher (the ring's
+ * one gating sequence) only once its frame was completed at its source, so a frame's descriptor stays in its slot
+ * for the whole round and nothing is copied out of the ring.
  * <p>
  * The round counter doubles as a quiescence barrier for the control plane ({@link DatapathBarrier}).
  * <p>
  * Supervised: anything thrown while serving one port (a bug, or the InternalError HotSpot raises when an Unsafe
  * access hits guest memory that was truncated away) takes that port out of service and the round goes on for the
- * others ({@link PortSupervisor}). The try blocks cost nothing while nothing is thrown.
+ * others ({@link PortSupervisor}). The try blocks cost nothing while nothing is thrown. Steps 2 to 4 each keep their
+ * own cursor into the ring, so a fault that cuts a step short leaves the rest of the burst to the next round's steps.
  */
 public final class PmdAgent implements Agent, DatapathBarrier
 {
     private final String name;
     private final SwitchPort[] ports;
+    /** The burst ring: pre-allocated events, claimed by the publisher, consumed on this thread (see above). */
     private final RingBuffer<PacketEvent> ring;
+    /** Step 2's cursor: the last sequence the stages ran over. */
     private final EventPoller<PacketEvent> poller;
+    /** Step 3's cursor: the last sequence delivered. */
+    private long delivered = -1;
+    /** Step 4's cursor: the last sequence completed at its source. */
+    private long completed = -1;
+    /** The ring's gating sequence: slots up to it are free for the publisher. Set once per round, after step 4. */
+    private final Sequence released = new Sequence();
     private final PacketPublisher publisher;
     private final PipelineHandler handler;
     private final PortSupervisor supervisor;
     private final FrameTracer tracer;
     private final int burst;
+    /** Not a counter but the quiescence barrier ({@link #awaitQuiescent}): volatile, stored once per round. */
     private final AtomicLong rounds = new AtomicLong();
-    /** Rounds that took at least one frame, and the frames they took: how full the bursts run. PMD-written. */
-    private final AtomicLong busyRounds = new AtomicLong();
-    private final AtomicLong framesTaken = new AtomicLong();
-    /** Nanoseconds spent in rounds that took frames: busy share of the CPU and cost per frame. PMD-written. */
-    private final AtomicLong busyNanos = new AtomicLong();
+    /**
+     * In the {@link Counters} scheme (this thread writes): rounds that took at least one frame and the frames they
+     * took (how full the bursts run); nanoseconds spent in those rounds (busy share of the CPU, cost per frame).
+     */
+    private static final int BUSY_ROUNDS = 0;
+    private static final int FRAMES_TAKEN = 1;
+    private static final int BUSY_NANOS = 2;
+    private final Counters stats = new Counters(3);
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(10), 3);
     private volatile Thread thread;
     /** While set, rounds take no new frames (ports are still flushed): see {@link #hold}. */
@@ -48,19 +78,28 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Index of the port the round is serving (-1: running the pipeline), for blame when a fault surfaces late. */
     private int serving = -1;
 
+    /** A VLAN-unaware switch: every port gets every frame unchanged. */
     public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final int ringSize,
         final int burst)
+    {
+        this(name, ports, stages, null, ringSize, burst);
+    }
+
+    /** @param vlans which VLANs each port carries (bounds delivery); null, or none configured: VLAN-unaware. */
+    public PmdAgent(final String name, final SwitchPort[] ports, final Stage[] stages, final VlanView vlans,
+        final int ringSize, final int burst)
     {
         this.name = name;
         this.ports = ports;
         this.burst = burst;
         this.ring = RingBuffer.createSingleProducer(PacketEvent::new, ringSize, new BusySpinWaitStrategy());
         this.poller = ring.newPoller();
-        ring.addGatingSequences(poller.getSequence());
+        ring.addGatingSequences(released);
         this.publisher = new PacketPublisher(ring);
-        this.handler = new PipelineHandler(stages, ports);
+        this.handler = new PipelineHandler(stages, ports,
+            new Delivery(ports, vlans != null && vlans.anyVlans() ? vlans : null));
         this.supervisor = new PortSupervisor(name, ports);
-        this.tracer = new FrameTracer(stages, ports, handler);
+        this.tracer = new FrameTracer(stages, ports);
     }
 
     @Override
@@ -135,6 +174,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
         fault(-1, "pmd thread", t);
     }
 
+    /** One round: a frame's whole life, step by step (see the class comment). */
     private int round() throws Exception
     {
         if (passTransition)
@@ -146,17 +186,40 @@ public final class PmdAgent implements Agent, DatapathBarrier
             Thread.yield();
         }
         final long start = System.nanoTime();
-        int received = 0;
+        final int received = holding ? 0 : receive();                       // 1
+        if (received > 0 || completed != ring.getCursor())
+        {
+            if (received > 0)
+            {
+                prepareTransmit(received);
+            }
+            handler.trace(tracer);   // one plain read per round: the tracer only while it has frames to record
+            final long staged = runStages();                                // 2
+            deliver(staged);                                                // 3
+            completeSources(staged);                                        // 4
+            supervisor.afterBurst(handler);
+        }
+        flush();                                                            // 5
+        endRound(start, received);
+        return received;
+    }
+
+    /**
+     * Step 1: up to a burst from every port into the ring. Starts at a different port each round and caps each
+     * port at a fair share of the free ring, so a port that could fill the ring on its own never keeps the ports
+     * after it from being polled.
+     */
+    private int receive()
+    {
         final SwitchPort[] ports = this.ports;
         final int count = ports.length;
-        // Start at a different port each round and cap each port at a fair share of the free ring, so a port that
-        // could fill the ring on its own never keeps the ports after it from being polled.
+        int received = 0;
         int index = firstPort;
         firstPort = firstPort + 1 == count ? 0 : firstPort + 1;
-        // Read the ring's free space once per round: every event is consumed within the round that published it,
-        // so only this round's claims use it up. (Asking the ring per port walks its gating sequences each time,
+        // Read the ring's free space once per round: every slot is released within the round that claimed it, so
+        // only this round's claims use it up. (Asking the ring per port walks its gating sequences each time,
         // which showed up as a third of the PMD's samples in an idle-heavy profile.)
-        final int free = holding ? 0 : publisher.remaining();
+        final int free = publisher.remaining();
         for (int left = count; left > 0; left--)
         {
             final int room = free - received;
@@ -177,26 +240,61 @@ public final class PmdAgent implements Agent, DatapathBarrier
             }
             index = index + 1 == count ? 0 : index + 1;
         }
-        if (received > 0)
+        serving = -1;
+        return received;
+    }
+
+    /** Before step 2: destinations may get ready for up to {@code frames} transmits (a hint, no delivery). */
+    private void prepareTransmit(final int frames)
+    {
+        for (int i = 0; i < ports.length; i++)
         {
-            for (int i = 0; i < count; i++)
+            serving = i;
+            try
             {
-                serving = i;
-                try
-                {
-                    ports[i].prepareTransmit(received);
-                }
-                catch (final Throwable t)
-                {
-                    supervisor.fault(i, "prepareTransmit", t);
-                }
+                ports[i].prepareTransmit(frames);
             }
-            serving = -1;
-            // Both catch per frame (they never leave a frame half done) and leave what they caught in the handler.
-            // One plain field read per round: the tracer's handler only while a trace is armed.
-            poller.poll(tracer.isArmed() ? tracer : handler);
-            supervisor.afterPoll(handler);
+            catch (final Throwable t)
+            {
+                supervisor.fault(i, "prepareTransmit", t);
+            }
         }
+        serving = -1;
+    }
+
+    /** Step 2: the stages over every published frame; returns the last sequence they ran over. */
+    private long runStages() throws Exception
+    {
+        poller.poll(handler);   // the handler catches per frame: it never leaves a frame half done
+        return poller.getSequence().get();
+    }
+
+    /** Step 3: each frame the stages are done with, to its destinations. */
+    private void deliver(final long staged)
+    {
+        for (long seq = delivered + 1; seq <= staged; seq++)
+        {
+            delivered = seq;
+            handler.deliver(ring.get(seq), seq);
+        }
+    }
+
+    /** Step 4: each delivered frame's buffers back to its source; then its slot back to the publisher. */
+    private void completeSources(final long staged)
+    {
+        final long last = Math.min(staged, delivered);
+        for (long seq = completed + 1; seq <= last; seq++)
+        {
+            completed = seq;
+            handler.complete(ring.get(seq));
+        }
+        released.set(completed);
+    }
+
+    /** Step 5: every port publishes its ring updates and notifies its peer, once per round. */
+    private void flush()
+    {
+        final SwitchPort[] ports = this.ports;
         for (int i = 0; i < ports.length; i++)
         {
             serving = i;
@@ -209,19 +307,23 @@ public final class PmdAgent implements Agent, DatapathBarrier
                 supervisor.fault(i, "flush", t);
             }
         }
+        serving = -1;
+    }
+
+    private void endRound(final long start, final int received)
+    {
         // A full volatile store (one fence per round, not per frame): the quiescence barrier relies on it being
         // ordered after every volatile read of port state this round made, under the JMM and not just on x86.
         rounds.set(rounds.get() + 1);
         if (received > 0)
         {
-            busyRounds.setOpaque(busyRounds.getOpaque() + 1);
-            framesTaken.setOpaque(framesTaken.getOpaque() + received);
+            stats.increment(BUSY_ROUNDS);
+            stats.add(FRAMES_TAKEN, received);
             // Every frame of the round waited at most this long between being polled and its used-ring publish.
             final long took = System.nanoTime() - start;
-            busyNanos.setOpaque(busyNanos.getOpaque() + took);
+            stats.add(BUSY_NANOS, took);
             latency.recordValueWithCount(took, received);
         }
-        return received;
     }
 
     /**
@@ -295,13 +397,13 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Rounds that took at least one frame. */
     public long busyRounds()
     {
-        return busyRounds.getOpaque();
+        return stats.get(BUSY_ROUNDS);
     }
 
     /** Frames taken from all ports, over all rounds. */
     public long framesTaken()
     {
-        return framesTaken.getOpaque();
+        return stats.get(FRAMES_TAKEN);
     }
 
     /** Packet trace: armed and disarmed on this PMD's thread, read by the control plane. */
@@ -313,7 +415,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Nanoseconds spent in rounds that took at least one frame, over all rounds. */
     public long busyNanos()
     {
-        return busyNanos.getOpaque();
+        return stats.get(BUSY_NANOS);
     }
 
     /** Poll-to-publish latency since the previous call (nanoseconds). Allocates; call from the stats thread. */

@@ -1,12 +1,8 @@
 package dev.vswitch.pipeline;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-
 /**
- * Per-port counters. Each counter has one writer (the PMD thread that owns the port's data path; KICKS: the port's
- * control thread), read by the stats printer and tests from other threads: opaque accesses keep each long whole
- * without paying for a fence per packet.
+ * Per-port counters, in the switch's one {@link Counters} scheme: each counter has one writer (the PMD thread that
+ * owns the port's data path; KICKS: the port's control thread), read by the stats printer, metrics and tests.
  */
 public final class PortCounters
 {
@@ -28,12 +24,11 @@ public final class PortCounters
     private static final int DROPS_BASE = 15; // + DropReason, counted at the port where the drop happened
     private static final int COUNT = DROPS_BASE + DropReason.COUNT;
 
-    private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
-    private final long[] values = new long[COUNT];
+    private final Counters values = new Counters(COUNT);
 
     public void add(final int counter, final long delta)
     {
-        VALUES.setOpaque(values, counter, (long)VALUES.getOpaque(values, counter) + delta);
+        values.add(counter, delta);
     }
 
     public void increment(final int counter)
@@ -48,7 +43,7 @@ public final class PortCounters
 
     public long get(final int counter)
     {
-        return (long)VALUES.getOpaque(values, counter);
+        return values.get(counter);
     }
 
     public long drops(final int reason)

@@ -1,7 +1,5 @@
 package dev.vswitch.pipeline;
 
-import java.util.concurrent.atomic.AtomicLongArray;
-
 /**
  * What a PMD does when serving a port throws: the port that is to blame is quarantined (out of the data path, its
  * control plane resets it), one log line says why, and the round carries on for every other port.
@@ -15,7 +13,8 @@ final class PortSupervisor
 {
     private final String name;
     private final SwitchPort[] ports;
-    private final AtomicLongArray quarantines;
+    /** Per port, in the {@link Counters} scheme: only the PMD thread quarantines. */
+    private final Counters quarantines;
     /** InternalErrors no port explained: excused as late deliveries, up to a limit (then the served port). */
     private static final int LATE_FAULTS_EXCUSED = 16;
     private int lateFaults;
@@ -24,7 +23,7 @@ final class PortSupervisor
     {
         this.name = name;
         this.ports = ports;
-        this.quarantines = new AtomicLongArray(ports.length);
+        this.quarantines = new Counters(ports.length);
     }
 
     /** @param portIndex the port being served, or -1 if none in particular. */
@@ -66,7 +65,7 @@ final class PortSupervisor
             t);
     }
 
-    void afterPoll(final PipelineHandler handler)
+    void afterBurst(final PipelineHandler handler)
     {
         final Throwable t = handler.fault;
         if (t != null)
@@ -90,7 +89,7 @@ final class PortSupervisor
         {
             Log.error(name, "quarantining " + port.name() + " failed too: " + again);
         }
-        quarantines.incrementAndGet(index);
+        quarantines.increment(index);
         port.counters().increment(PortCounters.QUARANTINED);
         Log.error(name, "port " + port.name() + " quarantined after a fault in " + reason +
             "; the other ports go on");

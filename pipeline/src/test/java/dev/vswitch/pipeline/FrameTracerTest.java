@@ -41,19 +41,20 @@ class FrameTracerTest
         {
             table.learn(0, B, 1);
             final Stage[] stages = { new ClassifyStage(), new MacLearningStage(table), new ForwardStage(table, ports) };
-            final FrameTracer tracer = new FrameTracer(stages, ports, new PipelineHandler(stages, ports));
+            final FrameTracer tracer = new FrameTracer(stages, ports);
+            final PipelineHandler h = new PipelineHandler(stages, ports, new Delivery(ports, null));
             assertFalse(tracer.isArmed());
             tracer.arm(0, 4);
             final PacketEvent e = new PacketEvent();
             long seq = 0;
-            tracer.onEvent(udp(B, A).describe(e, 0), seq++, false);          // known unicast: fdb hit -> p1
-            tracer.onEvent(udp(A, B).describe(e, 1), seq++, false);          // another port: not traced
-            tracer.onEvent(udp(BROADCAST, A).describe(e, 0), seq++, false);  // broadcast: flood to p1, p2
-            tracer.onEvent(udp(C, A).describe(e, 0), seq++, false);          // unknown unicast: miss, flood
-            tracer.onEvent(udp(A, C).describe(e, 0), seq++, false);          // A is on p0: hairpin drop
+            pass(h, tracer, udp(B, A).describe(e, 0), seq++, false);          // known unicast: fdb hit -> p1
+            pass(h, tracer, udp(A, B).describe(e, 1), seq++, false);          // another port: not traced
+            pass(h, tracer, udp(BROADCAST, A).describe(e, 0), seq++, false);  // broadcast: flood to p1, p2
+            pass(h, tracer, udp(C, A).describe(e, 0), seq++, false);          // unknown unicast: miss, flood
+            pass(h, tracer, udp(A, C).describe(e, 0), seq++, false);          // A is on p0: hairpin drop
             assertEquals(4, tracer.recorded());
             assertFalse(tracer.isArmed(), "disarmed itself after the count");
-            tracer.onEvent(udp(B, A).describe(e, 0), seq, false);
+            pass(h, tracer, udp(B, A).describe(e, 0), seq, false);
             assertEquals(4, tracer.recorded(), "nothing recorded once disarmed");
 
             // Frame 0: unicast hit.
@@ -104,20 +105,31 @@ class FrameTracerTest
         try (MacTable table = MacTable.inMemory(64))
         {
             final Stage[] stages = { new ClassifyStage(), new MacLearningStage(table), new ForwardStage(table, ports) };
-            final FrameTracer tracer = new FrameTracer(stages, ports, new PipelineHandler(stages, ports));
+            final FrameTracer tracer = new FrameTracer(stages, ports);
+            final PipelineHandler h = new PipelineHandler(stages, ports, new Delivery(ports, null));
             final OffHeapFrame frame = udp(B, A);
             final OffHeapFrame back = udp(A, B);
             final PacketEvent e = new PacketEvent();
-            run(tracer, frame, back, e, 20_000);   // warm-up
+            run(h, tracer, frame, back, e, 20_000);   // warm-up
             final long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
-            run(tracer, frame, back, e, 100_000);
+            run(h, tracer, frame, back, e, 100_000);
             final long bytes = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
             assertTrue(bytes < 64 * 1024, "traced path allocated " + bytes + " bytes over 100000 frames");
         }
     }
 
-    private static void run(final FrameTracer tracer, final OffHeapFrame frame, final OffHeapFrame back,
-        final PacketEvent e, final int frames)
+    /** One frame through a round's steps 2-4, the tracer set as the PMD sets it per round. */
+    private static void pass(final PipelineHandler h, final FrameTracer tracer, final PacketEvent e,
+        final long sequence, final boolean endOfBatch)
+    {
+        h.trace(tracer);
+        h.onEvent(e, sequence, endOfBatch);
+        h.deliver(e, sequence);
+        h.complete(e);
+    }
+
+    private static void run(final PipelineHandler h, final FrameTracer tracer, final OffHeapFrame frame,
+        final OffHeapFrame back, final PacketEvent e, final int frames)
     {
         for (int i = 0; i < frames; i++)
         {
@@ -125,7 +137,7 @@ class FrameTracerTest
             {
                 tracer.arm(0, FrameTracer.MAX_FRAMES);
             }
-            tracer.onEvent((i & 1) == 0 ? frame.describe(e, 0) : back.describe(e, 1), i, false);
+            pass(h, tracer, (i & 1) == 0 ? frame.describe(e, 0) : back.describe(e, 1), i, false);
         }
     }
 }

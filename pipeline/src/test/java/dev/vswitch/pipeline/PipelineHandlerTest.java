@@ -34,6 +34,21 @@ class PipelineHandlerTest
         };
     }
 
+    private PipelineHandler handler(final Stage[] stages)
+    {
+        return new PipelineHandler(stages, ports, new Delivery(ports, null));
+    }
+
+    /** One frame through the handler's three steps, as a round runs them: stages, delivery, completion. */
+    private static boolean run(final PipelineHandler h, final PacketEvent e, final long sequence,
+        final boolean endOfBatch)
+    {
+        final boolean more = h.onEvent(e, sequence, endOfBatch);
+        h.deliver(e, sequence);
+        h.complete(e);
+        return more;
+    }
+
     private static PacketEvent event(final int inPort, final int token)
     {
         final PacketEvent e = new PacketEvent();
@@ -45,10 +60,10 @@ class PipelineHandlerTest
     @Test
     void runsEveryStageInOrderThenCompletesAtTheSource() throws Exception
     {
-        final PipelineHandler h = new PipelineHandler(new Stage[] {
-            stage("a", e -> { }), stage("b", e -> { }), stage("c", e -> { }) }, ports);
+        final PipelineHandler h = handler(new Stage[] {
+            stage("a", e -> { }), stage("b", e -> { }), stage("c", e -> { }) });
 
-        assertTrue(h.onEvent(event(1, 7), 0, true));
+        assertTrue(run(h, event(1, 7), 0, true));
         assertEquals(List.of("a", "b", "c"), calls);
         assertEquals(List.of(7), p1.completedTokens);
         assertEquals(0, p0.completeCount);
@@ -57,10 +72,10 @@ class PipelineHandlerTest
     @Test
     void aDropSkipsTheRemainingStagesAndFilteredIsCountedAtTheSource() throws Exception
     {
-        final PipelineHandler h = new PipelineHandler(new Stage[] {
-            stage("a", e -> { }), stage("filter", e -> e.drop(DropReason.FILTERED)), stage("c", e -> { }) }, ports);
+        final PipelineHandler h = handler(new Stage[] {
+            stage("a", e -> { }), stage("filter", e -> e.drop(DropReason.FILTERED)), stage("c", e -> { }) });
 
-        h.onEvent(event(0, 1), 0, true);
+        run(h, event(0, 1), 0, true);
         assertEquals(List.of("a", "filter"), calls);
         assertEquals(1, p0.counters().drops(DropReason.FILTERED));
         assertEquals(List.of(1), p0.completedTokens);
@@ -70,11 +85,11 @@ class PipelineHandlerTest
     void runtIsCountedByTheHandlerOtherStageDropsAreNot() throws Exception
     {
         final int[] reason = { DropReason.RUNT };
-        final PipelineHandler h = new PipelineHandler(new Stage[] { stage("x", e -> e.drop(reason[0])) }, ports);
+        final PipelineHandler h = handler(new Stage[] { stage("x", e -> e.drop(reason[0])) });
 
-        h.onEvent(event(0, 1), 0, false);
+        run(h, event(0, 1), 0, false);
         reason[0] = DropReason.HAIRPIN;   // a stage that counts its own drop (ForwardStage) is not double-counted
-        h.onEvent(event(0, 2), 1, true);
+        run(h, event(0, 2), 1, true);
 
         assertEquals(1, p0.counters().drops(DropReason.RUNT));
         assertEquals(0, p0.counters().drops(DropReason.HAIRPIN));
@@ -84,11 +99,11 @@ class PipelineHandlerTest
     @Test
     void sourceDroppedFrameSkipsAllStagesButIsCompleted() throws Exception
     {
-        final PipelineHandler h = new PipelineHandler(new Stage[] { stage("a", e -> { }) }, ports);
+        final PipelineHandler h = handler(new Stage[] { stage("a", e -> { }) });
         final PacketEvent e = event(1, 5);
         e.sourceDropReason = DropReason.BAD_HEADER;
 
-        assertTrue(h.onEvent(e, 0, true));
+        assertTrue(run(h, e, 0, true));
         assertEquals(List.of(), calls);
         assertEquals(List.of(5), p1.completedTokens);
         assertEquals(0, p1.counters().totalDrops(), "the source counts its own drops");

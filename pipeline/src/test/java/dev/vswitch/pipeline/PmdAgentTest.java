@@ -57,6 +57,38 @@ class PmdAgentTest
     }
 
     @Test
+    void aRoundDeliversTheWholeBurstThenCompletesItThenFlushes() throws Exception
+    {
+        final FakePort source = new FakePort(0);
+        final FakePort dest = new FakePort(1);
+        final FakePort[] ports = { source, dest };
+        final List<String> journal = new ArrayList<>();
+        for (final FakePort p : ports)
+        {
+            p.journal = journal;
+        }
+        table.learn(0, B, 1);
+        for (int i = 0; i < 4; i++)
+        {
+            source.enqueue(udp(B, A, 10 + i));
+        }
+        final PmdAgent agent = new PmdAgent("pmd-test", ports, stages(ports), 64, 32);
+
+        assertEquals(4, agent.doWork());
+
+        // The round's steps, each over the whole burst: deliver (tx), complete, flush.
+        assertEquals(List.of("tx p1 from p0 t0", "tx p1 from p0 t1", "tx p1 from p0 t2", "tx p1 from p0 t3",
+            "complete p0 t0", "complete p0 t1", "complete p0 t2", "complete p0 t3", "flush p0", "flush p1"), journal);
+        // Every slot was released within the round: the next round has the whole ring again.
+        for (int i = 0; i < 64; i++)
+        {
+            source.enqueue(udp(B, A, 10));
+        }
+        assertEquals(32, agent.doWork(), "a full burst");
+        assertEquals(32, agent.doWork(), "and the rest: nothing of the first round still holds a slot");
+    }
+
+    @Test
     void oneRoundEndToEnd() throws Exception
     {
         final FakePort source = new FakePort(0);

@@ -64,11 +64,14 @@ class StageVerdictsTest
             table.learn(0, B, 1);   // the FDB says B is on port 1
             final PipelineHandler h = new PipelineHandler(new Stage[] {
                 new ClassifyStage(), new RewriteAndRedirect(), new MacLearningStage(table), new ForwardStage(table, ports)
-            }, ports);
+            }, ports, new Delivery(ports, null));
             final byte[] original = ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(300).bytes();
             final OffHeapFrame frame = OffHeapFrame.split(original, 6, 40, 100);   // the head spans 4 segments
 
-            h.onEvent(frame.describe(new PacketEvent(), 0), 0, true);
+            final PacketEvent e = frame.describe(new PacketEvent(), 0);
+            h.onEvent(e, 0, true);
+            h.deliver(e, 0);
+            h.complete(e);
 
             assertEquals(0, p1.transmitCount, "redirected away from the learned port");
             assertEquals(1, p2.delivered.size());

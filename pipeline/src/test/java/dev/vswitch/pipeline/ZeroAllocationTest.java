@@ -46,7 +46,7 @@ class ZeroAllocationTest
     }
 
     private static int passes(final OffHeapFrame[] frames, final int[] inPorts, final PacketEvent e,
-        final Stage classify, final Stage learn, final Stage forward, final int n)
+        final Stage classify, final Stage learn, final Stage forward, final Delivery delivery, final int n)
     {
         int dropped = 0;
         for (int i = 0; i < n; i++)
@@ -56,6 +56,7 @@ class ZeroAllocationTest
             classify.process(e);
             learn.process(e);
             forward.process(e);
+            delivery.deliver(e);
             dropped += e.isDropped() ? 1 : 0;
         }
         return dropped;
@@ -84,6 +85,7 @@ class ZeroAllocationTest
             final Stage classify = new ClassifyStage();
             final Stage learn = new MacLearningStage(table);
             final Stage forward = new ForwardStage(table, ports);
+            final Delivery delivery = new Delivery(ports, null);
             // Unicast both ways (after the first frames, both MACs are known: steady-state learning), a
             // tagged unicast, and a broadcast that floods.
             final OffHeapFrame[] frames = {
@@ -96,14 +98,14 @@ class ZeroAllocationTest
             final PacketEvent e = new PacketEvent();
 
             // Warm-up: learns A on (0, 0), B on (0, 1), A on (5, 0), and lets the JIT compile the path.
-            passes(frames, inPorts, e, classify, learn, forward, 50_000);
+            passes(frames, inPorts, e, classify, learn, forward, delivery, 50_000);
             final long learned = table.learnedTotal();
             assertEquals(3, learned);
             final int tx0 = p0.transmitCount;
             final int tx1 = p1.transmitCount;
 
             final long before = allocated(threads);
-            final int dropped = passes(frames, inPorts, e, classify, learn, forward, FRAMES);
+            final int dropped = passes(frames, inPorts, e, classify, learn, forward, delivery, FRAMES);
             final long after = allocated(threads);
             final long bytes = after - before;
 

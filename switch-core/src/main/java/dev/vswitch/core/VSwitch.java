@@ -11,13 +11,13 @@ import dev.vswitch.core.config.SwitchConfig;
 import dev.vswitch.core.control.PmdTasks;
 import dev.vswitch.core.metrics.MetricsEndpoint;
 import dev.vswitch.core.metrics.PollLatency;
-import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.Log;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SupervisedRunner;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.mirror.Mirror;
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacAger;
@@ -104,7 +104,7 @@ public final class VSwitch implements AutoCloseable
         for (final MirrorConfig mc : config.mirrors())
         {
             final int i = indexOf(mc.from());
-            final Mirror mirror = new Mirror(mc, ports[i], mirrorClock);   // a second mirror of a port wraps the first
+            final Mirror mirror = Mirrors.create(mc, ports[i], mirrorClock);   // a second mirror of a port wraps the first
             mirrors.add(mirror);
             ports[i] = mirror.port();
         }
@@ -128,7 +128,7 @@ public final class VSwitch implements AutoCloseable
             throw ex;
         }
         fdb = table;
-        pmd = new PmdAgent("pmd-0", ports, stages, dp.ringSize(), dp.burst());
+        pmd = new PmdAgent("pmd-0", ports, stages, vlans, dp.ringSize(), dp.burst());
         latency = new PollLatency(pmd);
         // Aging and control-plane FDB writes run on the PMD thread, between rounds: the FDB has a single writer.
         final Agent datapath = config.fdb().agingSeconds() == 0 ? new CompositeAgent(pmd, pmdTasks) :
@@ -527,7 +527,7 @@ public final class VSwitch implements AutoCloseable
     {
         for (final Mirror m : mirrors)
         {
-            if (m.config().from().equals(name))
+            if (m.from().equals(name))
             {
                 return true;
             }

@@ -1,11 +1,10 @@
 package dev.vswitch.pipeline.mirror;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
+import dev.vswitch.pipeline.Counters;
 
 /**
- * Counters of one mirror. MIRRORED and DROPPED have one writer, the PMD thread (its {@link MirroredPort}); WRITTEN
- * and WRITE_ERRORS have one writer, the mirror's writer thread. Opaque accesses, as in {@code PortCounters}.
+ * Counters of one mirror, in the switch's one {@link Counters} scheme. MIRRORED and DROPPED have one writer, the
+ * PMD thread (its {@link MirroredPort}); WRITTEN and WRITE_ERRORS have one writer, the mirror's writer thread.
  */
 public final class MirrorCounters
 {
@@ -19,17 +18,16 @@ public final class MirrorCounters
     public static final int WRITE_ERRORS = 3;
     private static final int COUNT = 4;
 
-    private static final VarHandle VALUES = MethodHandles.arrayElementVarHandle(long[].class);
-    private final long[] values = new long[COUNT];
+    private final Counters values = new Counters(COUNT);
 
     public void increment(final int counter)
     {
-        VALUES.setOpaque(values, counter, (long)VALUES.getOpaque(values, counter) + 1);
+        values.increment(counter);
     }
 
     public long get(final int counter)
     {
-        return (long)VALUES.getOpaque(values, counter);
+        return values.get(counter);
     }
 
     public String summary()

@@ -1,50 +1,84 @@
 package dev.vswitch.pipeline.spi;
 
 import dev.vswitch.pipeline.SwitchPort;
-import dev.vswitch.pipeline.stages.MacTable;
-import dev.vswitch.pipeline.vlan.VlanMembership;
 import org.agrona.concurrent.NanoClock;
 
 import java.util.function.LongSupplier;
 
 /**
- * What a {@link StageFactory} may use to build its stage: the ports (by name and id), the switch's MAC table, and
- * a clock. Port ids are the indexes of {@link #ports()} and the values of {@code PacketEvent.inPort/outPort}.
+ * What a {@link StageFactory} may use to build its stage: the ports (by name and id), the switch's forwarding
+ * database as an {@link FdbView}, the VLAN membership as a {@link VlanView}, counters ({@link StageCounter}) and a
+ * clock. Port ids are the indexes of {@link #ports()} and the values of {@code PacketEvent.inPort/outPort}.
+ * <p>
+ * Everything a stage gets here is an interface, so the switch may change the classes behind them without breaking
+ * a stage jar. Changed in 0.1 (issue 14): {@code macTable()} (the concrete {@code MacTable}) became {@link #fdb()},
+ * {@code vlans()} returns a {@link VlanView} instead of {@code VlanMembership}, {@link StageCounter} is an
+ * interface, and the switch-wide registry ({@code counters()}) is no longer handed to stages. A stage that used
+ * {@code macTable().lookup/learn} or {@code vlans().carries/mode} only needs recompiling against
+ * {@code fdb()}/{@code vlans()}; {@code counter(...)} is unchanged.
  */
 public final class StageContext
 {
+    /** No port has a VLAN key: every port untagged, in VLAN 0. */
+    private static final VlanView NO_VLANS = new VlanView()
+    {
+        @Override
+        public int mode(final int port)
+        {
+            return UNTAGGED;
+        }
+
+        @Override
+        public int accessVlan(final int port)
+        {
+            return NATIVE_VLAN;
+        }
+
+        @Override
+        public boolean carries(final int port, final int vlan)
+        {
+            return vlan == NATIVE_VLAN;
+        }
+
+        @Override
+        public boolean anyVlans()
+        {
+            return false;
+        }
+    };
+
     private final SwitchPort[] ports;
-    private final MacTable macTable;
+    private final FdbView fdb;
     private final NanoClock clock;
-    private final VlanMembership vlans;
+    private final VlanView vlans;
     private final StageCounters counters;
     /** The stage being built, as its counters are labelled; set by {@link #forStage}. */
     private final String stage;
 
     /** Every port untagged (no VLANs). */
-    public StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock)
+    public StageContext(final SwitchPort[] ports, final FdbView fdb, final NanoClock clock)
     {
-        this(ports, macTable, clock, new VlanMembership(ports.length));
+        this(ports, fdb, clock, NO_VLANS);
     }
 
-    public StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock,
-        final VlanMembership vlans)
+    public StageContext(final SwitchPort[] ports, final FdbView fdb, final NanoClock clock,
+        final VlanView vlans)
     {
-        this(ports, macTable, clock, vlans, new StageCounters(), "stage");
+        this(ports, fdb, clock, vlans, new StageCounters(), "stage");
     }
 
     /** With the switch's registry of stage counters (the metrics endpoint exports what stages register there). */
-    public StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock,
-        final VlanMembership vlans, final StageCounters counters)
+    public StageContext(final SwitchPort[] ports, final FdbView fdb, final NanoClock clock,
+        final VlanView vlans, final StageCounters counters)
     {
-        this(ports, macTable, clock, vlans, counters, "stage");
+        this(ports, fdb, clock, vlans, counters, "stage");
     }
 
-    private StageContext(final SwitchPort[] ports, final MacTable macTable, final NanoClock clock,
-        final VlanMembership vlans, final StageCounters counters, final String stage)
+    private StageContext(final SwitchPort[] ports, final FdbView fdb, final NanoClock clock,
+        final VlanView vlans, final StageCounters counters, final String stage)
     {
         this.ports = ports;
-        this.macTable = macTable;
+        this.fdb = fdb;
         this.clock = clock;
         this.vlans = vlans;
         this.counters = counters;
@@ -54,7 +88,7 @@ public final class StageContext
     /** The same context for building the stage called {@code stageName}: its counters carry that name. */
     public StageContext forStage(final String stageName)
     {
-        return new StageContext(ports, macTable, clock, vlans, counters, stageName);
+        return new StageContext(ports, fdb, clock, vlans, counters, stageName);
     }
 
     /** The name the stage being built is known by in metrics ({@code stage} label). */
@@ -86,14 +120,8 @@ public final class StageContext
         counters.register(stage, name, help, reader, labels);
     }
 
-    /** Every stage's registered counters. */
-    public StageCounters counters()
-    {
-        return counters;
-    }
-
     /** Which VLANs each port carries (access, trunk, or untagged in VLAN 0). Read-only. */
-    public VlanMembership vlans()
+    public VlanView vlans()
     {
         return vlans;
     }
@@ -164,9 +192,9 @@ public final class StageContext
     }
 
     /** The switch's learned MAC addresses (per VLAN); the built-in mac-learning and forward stages share it. */
-    public MacTable macTable()
+    public FdbView fdb()
     {
-        return macTable;
+        return fdb;
     }
 
     /** Monotonic nanoseconds; reading it does not allocate. Tests substitute a manual clock. */

@@ -33,7 +33,7 @@ public final class StageCounters
     /** Registers a counter the stage increments on the PMD thread. */
     public StageCounter counter(final String stage, final String name, final String help, final String... labels)
     {
-        final StageCounter counter = new StageCounter();
+        final OpaqueStageCounter counter = new OpaqueStageCounter();
         register(stage, name, help, counter::get, labels);
         return counter;
     }

@@ -1,12 +1,11 @@
 package dev.vswitch.pipeline.stages;
 
+import dev.vswitch.pipeline.Counters;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.List;
 
@@ -20,7 +19,6 @@ import java.util.List;
 public final class AclStage implements Stage
 {
     public static final String NAME = "acl";
-    private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final int TCP = 6;
     private static final int UDP = 17;
     /** Fields every classified frame has. */
@@ -45,8 +43,8 @@ public final class AclStage implements Stage
     private final int[] inPort;
     private final String[] descriptions;
     private final boolean defaultDrop;
-    /** hits[i] for rule i, hits[ruleCount] for the default; single writer (PMD), opaque so readers see whole longs. */
-    private final long[] hits;
+    /** Counter i for rule i, ruleCount for the default (the {@link Counters} scheme: the PMD writes). */
+    private final Counters hits;
 
     public AclStage(final List<AclRule> rules, final boolean defaultDrop)
     {
@@ -74,7 +72,7 @@ public final class AclStage implements Stage
         dstPort = new int[n];
         inPort = new int[n];
         descriptions = new String[n];
-        hits = new long[n + 1];
+        hits = new Counters(n + 1);
         for (int i = 0; i < n; i++)
         {
             final AclRule r = rules.get(i);
@@ -168,7 +166,7 @@ public final class AclStage implements Stage
 
     private void count(final int index)
     {
-        COUNTS.setOpaque(hits, index, (long)COUNTS.getOpaque(hits, index) + 1);
+        hits.increment(index);
     }
 
     public int ruleCount()
@@ -179,7 +177,7 @@ public final class AclStage implements Stage
     /** Frames rule {@code index} decided so far. */
     public long hits(final int index)
     {
-        return (long)COUNTS.getOpaque(hits, index);
+        return hits.get(index);
     }
 
     /** Frames no rule matched (they got the default action). */

@@ -18,8 +18,7 @@ public final class ForwardStageFactory implements StageFactory
     public Stage create(final StageContext context, final StageSettings settings)
     {
         settings.allowOnly();
-        // Without any VLAN key the switch stays one VLAN-unaware bridge, exactly as before VLANs existed.
-        return context.vlans().anyVlans() ? new ForwardStage(context.macTable(), context.ports(), context.vlans()) :
-            new ForwardStage(context.macTable(), context.ports());
+        // VLANs bound delivery, the PMD's step after the stages (dev.vswitch.pipeline.Delivery), not the decision.
+        return new ForwardStage(context.fdb(), context.ports());
     }
 }

@@ -2,14 +2,15 @@ package dev.vswitch.pipeline.stages;
 
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
+import dev.vswitch.pipeline.spi.FdbView;
 
 /** Learns source MACs per VLAN. Multicast sources are never learned (they are not valid station addresses). */
 public final class MacLearningStage implements Stage
 {
     public static final String NAME = "mac-learning";
-    private final MacTable table;
+    private final FdbView table;
 
-    public MacLearningStage(final MacTable table)
+    public MacLearningStage(final FdbView table)
     {
         this.table = table;
     }

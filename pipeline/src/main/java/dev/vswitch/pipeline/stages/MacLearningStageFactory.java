@@ -18,6 +18,6 @@ public final class MacLearningStageFactory implements StageFactory
     public Stage create(final StageContext context, final StageSettings settings)
     {
         settings.allowOnly();
-        return new MacLearningStage(context.macTable());
+        return new MacLearningStage(context.fdb());
     }
 }

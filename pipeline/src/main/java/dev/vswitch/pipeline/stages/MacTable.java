@@ -1,6 +1,8 @@
 package dev.vswitch.pipeline.stages;
 
+import dev.vswitch.pipeline.Counters;
 import dev.vswitch.pipeline.Log;
+import dev.vswitch.pipeline.spi.FdbView;
 import net.openhft.chronicle.map.ChronicleMap;
 import net.openhft.chronicle.map.ChronicleMapBuilder;
 import org.agrona.concurrent.EpochClock;
@@ -32,11 +34,10 @@ import java.util.function.BiConsumer;
  * moved by learning and not counted against a port's quota.
  * <p>
  * Threads: the PMD thread calls {@link #lookup}, {@link #learn}, {@link #age}, {@link #forgetPort}; any thread may
- * call {@link #size}, {@link #forEach} and read the counters (plain longs, for statistics).
+ * call {@link #size}, {@link #forEach} and read the counters (the switch's {@link Counters} scheme: the PMD writes).
  */
-public final class MacTable implements AutoCloseable
+public final class MacTable implements FdbView, AutoCloseable
 {
-    public static final int NO_PORT = -1;
     /** Port ids must fit the 16 bits the cache value gives them. */
     public static final int MAX_PORTS = 0xFFFF;
     static final String STATIC_PREFIX = "static:";
@@ -56,16 +57,17 @@ public final class MacTable implements AutoCloseable
     /** Read by any thread ({@link #forEach}); changed by the PMD ({@link #renamePort}). */
     private final Map<String, Integer> portIds = new java.util.concurrent.ConcurrentHashMap<>();
     private final int[] learnedOnPort;
-    private final long[] rejectedOnPort;
+    private final Counters rejectedOnPort;
     private int sweepIndex;
     private long now;
 
-    private long learnedTotal;
-    private long movedTotal;
-    private long agedTotal;
-    private long rejectedPortLimit;
-    private long rejectedFull;
-    private long droppedOnLoad;
+    private static final int LEARNED = 0;
+    private static final int MOVED = 1;
+    private static final int AGED = 2;
+    private static final int REJECTED_PORT_LIMIT = 3;
+    private static final int REJECTED_FULL = 4;
+    private static final int DROPPED_ON_LOAD = 5;
+    private final Counters totals = new Counters(6);
 
     private MacTable(final int capacity, final int portLimit, final int agingSeconds, final String[] portNames,
         final Path file, final EpochClock clock) throws IOException
@@ -86,7 +88,7 @@ public final class MacTable implements AutoCloseable
             staticValues[i] = STATIC_PREFIX + portNames[i];
         }
         this.learnedOnPort = new int[portNames.length];
-        this.rejectedOnPort = new long[portNames.length];
+        this.rejectedOnPort = new Counters(portNames.length);
         this.cache = new MacCache(capacity);
         this.now = clock.time() / 1000;
         this.table = file == null ? builder(capacity).create() : reload(file);
@@ -196,7 +198,7 @@ public final class MacTable implements AutoCloseable
                 kept++;
             }
         }
-        droppedOnLoad = unknownPort + overLimit;
+        totals.add(DROPPED_ON_LOAD, unknownPort + overLimit);
         if (!keys.isEmpty())
         {
             Log.info(LOG, "loaded " + kept + " entries from " + file + "; dropped " + unknownPort +
@@ -261,13 +263,13 @@ public final class MacTable implements AutoCloseable
             }
             if (cache.size() >= capacity)
             {
-                rejectedFull++;
+                totals.increment(REJECTED_FULL);
                 return;
             }
             cache.put(key, fresh);
             learnedOnPort[port]++;
             table.put(key, portNames[port]);   // boxing only on change, never in the steady state
-            learnedTotal++;
+            totals.increment(LEARNED);
             return;
         }
         if ((known & STATIC_FLAG) != 0)
@@ -289,13 +291,13 @@ public final class MacTable implements AutoCloseable
         learnedOnPort[was]--;
         learnedOnPort[port]++;
         table.put(key, portNames[port]);
-        movedTotal++;
+        totals.increment(MOVED);
     }
 
     private void rejectPortLimit(final int port)
     {
-        rejectedPortLimit++;
-        rejectedOnPort[port]++;
+        totals.increment(REJECTED_PORT_LIMIT);
+        rejectedOnPort.increment(port);
     }
 
     /**
@@ -333,7 +335,7 @@ public final class MacTable implements AutoCloseable
                     cache.removeAt(index);   // a later entry may shift into this slot: look at it again
                     learnedOnPort[(int)(value & PORT_MASK)]--;
                     table.remove(key);
-                    agedTotal++;
+                    totals.increment(AGED);
                     removed++;
                     continue;
                 }
@@ -507,7 +509,7 @@ public final class MacTable implements AutoCloseable
     /** New MACs and moves refused because {@code port} was at its quota. Written by the PMD thread. */
     public long rejectedOn(final int port)
     {
-        return rejectedOnPort[port];
+        return rejectedOnPort.get(port);
     }
 
     public int capacity()
@@ -522,40 +524,40 @@ public final class MacTable implements AutoCloseable
 
     public long learnedTotal()
     {
-        return learnedTotal;
+        return totals.get(LEARNED);
     }
 
     public long movedTotal()
     {
-        return movedTotal;
+        return totals.get(MOVED);
     }
 
     public long agedTotal()
     {
-        return agedTotal;
+        return totals.get(AGED);
     }
 
     public long rejectedPortLimit()
     {
-        return rejectedPortLimit;
+        return totals.get(REJECTED_PORT_LIMIT);
     }
 
     public long rejectedFull()
     {
-        return rejectedFull;
+        return totals.get(REJECTED_FULL);
     }
 
     /** Entries of the persisted file not loaded (port gone, or over the current limits). */
     public long droppedOnLoad()
     {
-        return droppedOnLoad;
+        return totals.get(DROPPED_ON_LOAD);
     }
 
     /** One line for the stats printer. Allocates; not for the PMD thread. */
     public String summary()
     {
-        return "fdb " + size() + " entries, learned=" + learnedTotal + " moved=" + movedTotal + " aged=" + agedTotal +
-            " rejected-port-limit=" + rejectedPortLimit + " rejected-full=" + rejectedFull;
+        return "fdb " + size() + " entries, learned=" + learnedTotal() + " moved=" + movedTotal() + " aged=" +
+            agedTotal() + " rejected-port-limit=" + rejectedPortLimit() + " rejected-full=" + rejectedFull();
     }
 
     @Override

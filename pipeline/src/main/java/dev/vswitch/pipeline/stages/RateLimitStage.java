@@ -1,12 +1,10 @@
 package dev.vswitch.pipeline.stages;
 
+import dev.vswitch.pipeline.Counters;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
 import org.agrona.concurrent.NanoClock;
-
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 
 /**
  * Ingress policing: a token bucket per policed port limits the frames the switch takes from that port to
@@ -23,7 +21,6 @@ public final class RateLimitStage implements Stage
     public static final long MAX_PPS = 100_000_000L;
     public static final long MAX_BURST = 10_000_000L;
     private static final long FRAME_COST = 1_000_000_000L;
-    private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
 
     private final String name;
     private final NanoClock clock;
@@ -34,8 +31,9 @@ public final class RateLimitStage implements Stage
     private final long[] capacity;
     private final long[] credit;
     private final long[] lastRefill;
-    private final long[] passed;
-    private final long[] dropped;
+    /** Per bucket, in the {@link Counters} scheme (the PMD writes). */
+    private final Counters passed;
+    private final Counters dropped;
 
     /**
      * @param portCount    ports in the switch (ids 0..portCount-1).
@@ -59,8 +57,8 @@ public final class RateLimitStage implements Stage
         capacity = new long[n];
         credit = new long[n];
         lastRefill = new long[n];
-        passed = new long[n];
-        dropped = new long[n];
+        passed = new Counters(n);
+        dropped = new Counters(n);
         final long now = clock.nanoTime();
         for (int b = 0; b < n; b++)
         {
@@ -100,33 +98,28 @@ public final class RateLimitStage implements Stage
         if (c >= FRAME_COST)
         {
             credit[b] = c - FRAME_COST;
-            count(passed, b);
+            passed.increment(b);
         }
         else
         {
             credit[b] = c;
-            count(dropped, b);
+            dropped.increment(b);
             e.drop(DropReason.RATE_LIMITED);
         }
-    }
-
-    private static void count(final long[] counts, final int index)
-    {
-        COUNTS.setOpaque(counts, index, (long)COUNTS.getOpaque(counts, index) + 1);
     }
 
     /** Frames from {@code portId} that were within budget; 0 for a port this stage does not police. */
     public long passed(final int portId)
     {
         final int b = bucketOfPort[portId];
-        return b < 0 ? 0 : (long)COUNTS.getOpaque(passed, b);
+        return b < 0 ? 0 : passed.get(b);
     }
 
     /** Frames from {@code portId} dropped over budget. */
     public long dropped(final int portId)
     {
         final int b = bucketOfPort[portId];
-        return b < 0 ? 0 : (long)COUNTS.getOpaque(dropped, b);
+        return b < 0 ? 0 : dropped.get(b);
     }
 
     @Override
@@ -135,8 +128,8 @@ public final class RateLimitStage implements Stage
         for (int b = 0; b < pps.length; b++)
         {
             out.append(b == 0 ? "" : "; ").append(bucketPortNames[b]).append(' ').append(pps[b]).append(" pps burst ")
-                .append(capacity[b] / FRAME_COST).append(": passed=").append((long)COUNTS.getOpaque(passed, b))
-                .append(" dropped=").append((long)COUNTS.getOpaque(dropped, b));
+                .append(capacity[b] / FRAME_COST).append(": passed=").append(passed.get(b))
+                .append(" dropped=").append(dropped.get(b));
         }
     }
 }

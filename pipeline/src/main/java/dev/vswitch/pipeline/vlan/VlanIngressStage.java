@@ -3,6 +3,7 @@ package dev.vswitch.pipeline.vlan;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
+import dev.vswitch.pipeline.spi.VlanView;
 
 import java.nio.ByteOrder;
 
@@ -24,9 +25,9 @@ public final class VlanIngressStage implements Stage
     public static final String NAME = "vlan";
     private static final int ETHERTYPE_VLAN = 0x8100;
 
-    private final VlanMembership membership;
+    private final VlanView membership;
 
-    public VlanIngressStage(final VlanMembership membership)
+    public VlanIngressStage(final VlanView membership)
     {
         this.membership = membership;
     }
@@ -44,7 +45,7 @@ public final class VlanIngressStage implements Stage
         final boolean tagged = (e.packetFlags & PacketEvent.FLAG_VLAN) != 0;
         switch (membership.mode(port))
         {
-            case VlanMembership.ACCESS:
+            case VlanView.ACCESS:
                 if (tagged)
                 {
                     e.drop(DropReason.VLAN);
@@ -52,7 +53,7 @@ public final class VlanIngressStage implements Stage
                 }
                 e.vlanId = membership.accessVlan(port);
                 return;
-            case VlanMembership.TRUNK:
+            case VlanView.TRUNK:
                 if (!tagged || (e.head.getShort(12, ByteOrder.BIG_ENDIAN) & 0xffff) != ETHERTYPE_VLAN ||
                     !membership.carries(port, e.vlanId))
                 {
@@ -60,7 +61,7 @@ public final class VlanIngressStage implements Stage
                 }
                 return;
             default:
-                e.vlanId = VlanMembership.NATIVE_VLAN;
+                e.vlanId = VlanView.NATIVE_VLAN;
         }
     }
 }

@@ -1,7 +1,9 @@
 package dev.vswitch.pipeline.vlan;
 
+import dev.vswitch.pipeline.spi.VlanView;
+
 /**
- * Which VLANs each port carries, and how. Built once from the configuration before the data path starts; read-only
+ * Which VLANs each port carries, and how (the stages see it as a {@link VlanView}). Built once from the configuration before the data path starts; read-only
  * afterwards, so the PMD thread reads it without synchronisation (it is published by the thread start).
  * <ul>
  *   <li>{@link #UNTAGGED}: the port is in VLAN 0 only and passes frames unchanged; a tag a peer adds there is
@@ -11,13 +13,8 @@ package dev.vswitch.pipeline.vlan;
  * </ul>
  * The allowed set of a trunk is a 4096-bit set per port (64 longs): one load and a mask per membership test.
  */
-public final class VlanMembership
+public final class VlanMembership implements VlanView
 {
-    public static final int UNTAGGED = 0;
-    public static final int ACCESS = 1;
-    public static final int TRUNK = 2;
-    /** The switching VLAN of untagged ports. */
-    public static final int NATIVE_VLAN = 0;
     public static final int MIN_VLAN = 1;
     public static final int MAX_VLAN = 4094;
     private static final int WORDS_PER_PORT = 4096 / 64;

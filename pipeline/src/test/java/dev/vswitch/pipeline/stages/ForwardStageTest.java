@@ -1,5 +1,6 @@
 package dev.vswitch.pipeline.stages;
 
+import dev.vswitch.pipeline.Delivery;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
@@ -30,6 +31,7 @@ class ForwardStageTest
     private FakePort[] ports;
     private MacTable table;
     private ForwardStage forward;
+    private Delivery delivery;
     private final ClassifyStage classify = new ClassifyStage();
 
     @BeforeEach
@@ -38,6 +40,7 @@ class ForwardStageTest
         ports = new FakePort[] { new FakePort(0), new FakePort(1), new FakePort(2), new FakePort(3).down() };
         table = MacTable.inMemory(64);
         forward = new ForwardStage(table, ports);
+        delivery = new Delivery(ports, null);
     }
 
     @AfterEach
@@ -60,6 +63,13 @@ class ForwardStageTest
         return e;
     }
 
+    /** The decision, then the PMD's delivery step, as a round runs them. */
+    private void forward(final PacketEvent e)
+    {
+        forward.process(e);
+        delivery.deliver(e);
+    }
+
     private void assertTransmits(final int... expected)
     {
         final int[] counts = new int[ports.length];
@@ -80,7 +90,7 @@ class ForwardStageTest
     void unknownUnicastFloodsToOtherUpPorts()
     {
         final PacketEvent e = frame(1, UNKNOWN, A, 0);
-        forward.process(e);
+        forward(e);
 
         assertTransmits(1, 0, 1, 0);   // not the ingress (1), not the down port (3)
         assertEquals(PacketEvent.OUT_FLOOD, e.outPort);
@@ -99,7 +109,7 @@ class ForwardStageTest
     {
         ports[2].setUp(false);
         ports[3].setUp(true);
-        forward.process(frame(0, UNKNOWN, A, 0));
+        forward(frame(0, UNKNOWN, A, 0));
         assertTransmits(0, 1, 0, 1);
     }
 
@@ -108,7 +118,7 @@ class ForwardStageTest
     {
         table.learn(0, B, 2);
         final PacketEvent e = frame(0, B, A, 0);
-        forward.process(e);
+        forward(e);
 
         assertTransmits(0, 0, 1, 0);
         assertEquals(2, e.outPort);
@@ -125,12 +135,12 @@ class ForwardStageTest
         table.learn(10, B, 2);
 
         final PacketEvent untagged = frame(0, B, A, 0);
-        forward.process(untagged);
+        forward(untagged);
         assertEquals(PacketEvent.OUT_FLOOD, untagged.outPort, "B is known on VLAN 10 only");
         assertTransmits(0, 1, 1, 0);
 
         final PacketEvent tagged = frame(0, B, A, 10);
-        forward.process(tagged);
+        forward(tagged);
         assertEquals(2, tagged.outPort);
         assertTransmits(0, 1, 2, 0);
         assertEquals(10, ports[2].delivered.get(1).vlanId());
@@ -142,7 +152,7 @@ class ForwardStageTest
         table.learn(0, BROADCAST, 2);   // poisoned entry: must be ignored for a broadcast destination
         final PacketEvent e = frame(0, BROADCAST, A, 0);
         assertTrue((e.packetFlags & PacketEvent.FLAG_BROADCAST) != 0);
-        forward.process(e);
+        forward(e);
 
         assertTransmits(0, 1, 1, 0);
         assertEquals(PacketEvent.OUT_FLOOD, e.outPort);
@@ -156,7 +166,7 @@ class ForwardStageTest
         final long mcast = 0x0100_5E00_0001L;
         table.learn(0, mcast, 2);
         final PacketEvent e = frame(1, mcast, A, 0);
-        forward.process(e);
+        forward(e);
 
         assertTransmits(1, 0, 1, 0);
         assertEquals(PacketEvent.OUT_FLOOD, e.outPort);
@@ -167,7 +177,7 @@ class ForwardStageTest
     {
         table.learn(0, B, 1);
         final PacketEvent e = frame(1, B, A, 0);
-        forward.process(e);
+        forward(e);
 
         assertTransmits(0, 0, 0, 0);
         assertEquals(DropReason.HAIRPIN, e.dropReason);
@@ -187,7 +197,7 @@ class ForwardStageTest
     {
         table.learn(0, B, 1);
         final PacketEvent e = frame(1, B, A, 0);
-        forward.process(e);
+        forward(e);
 
         assertEquals(DropReason.HAIRPIN, e.dropReason);
         assertTrue(e.isDropped(), "HAIRPIN BUG: ForwardStage overwrote OUT_DROP with the ingress port after a hairpin " +
@@ -201,7 +211,7 @@ class ForwardStageTest
         table.learn(0, B, 2);   // the table says port 2 ...
         final PacketEvent e = frame(1, B, A, 0);
         e.outPort = 0;          // ... but an earlier stage chose port 0
-        forward.process(e);
+        forward(e);
 
         assertTransmits(1, 0, 0, 0);
         assertEquals(0, e.outPort);
@@ -214,7 +224,7 @@ class ForwardStageTest
         table.learn(0, B, 2);
         final PacketEvent e = frame(1, B, A, 0);
         e.outPort = PacketEvent.OUT_FLOOD;
-        forward.process(e);
+        forward(e);
 
         assertTransmits(1, 0, 1, 0);
         assertEquals(1, ports[1].counters().get(PortCounters.FLOODED));
@@ -225,7 +235,7 @@ class ForwardStageTest
     {
         final PacketEvent e = frame(2, B, A, 0);
         e.outPort = 2;
-        forward.process(e);
+        forward(e);
 
         assertTransmits(0, 0, 0, 0);
         assertEquals(DropReason.HAIRPIN, e.dropReason);
@@ -237,7 +247,9 @@ class ForwardStageTest
     {
         final SwitchPort[] two = { new FakePort(0), new FakePort(1) };
         final ForwardStage small = new ForwardStage(table, two);
-        small.process(frame(1, BROADCAST, A, 0));
+        final PacketEvent e = frame(1, BROADCAST, A, 0);
+        small.process(e);
+        new Delivery(two, null).deliver(e);
         assertEquals(1, ((FakePort)two[0]).transmitCount);
         assertEquals(0, ((FakePort)two[1]).transmitCount);
         final List<FakePort.Delivery> got = ((FakePort)two[0]).delivered;

@@ -1,5 +1,6 @@
 package dev.vswitch.pipeline.stages;
 
+import dev.vswitch.pipeline.Delivery;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.testing.FakePort;
@@ -73,7 +74,7 @@ class MacTableAgingLimitsTest
         return map;
     }
 
-    /** Forwards a frame from {@code in} to {@code dst} through a real ForwardStage; returns the verdict. */
+    /** Forwards a frame from {@code in} to {@code dst} (forward stage, then delivery); returns the verdict. */
     private static int forward(final MacTable table, final FakePort[] ports, final int in, final long dst)
     {
         final PacketEvent e = new PacketEvent();
@@ -81,6 +82,7 @@ class MacTableAgingLimitsTest
         e.srcMac = 0x0200_0000_0F00L + in;
         e.dstMac = dst;
         new ForwardStage(table, ports).process(e);
+        new Delivery(ports, null).deliver(e);
         return e.outPort;
     }
 

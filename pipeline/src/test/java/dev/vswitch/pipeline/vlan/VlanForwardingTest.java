@@ -1,5 +1,6 @@
 package dev.vswitch.pipeline.vlan;
 
+import dev.vswitch.pipeline.Delivery;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
@@ -34,6 +35,7 @@ class VlanForwardingTest
     private FakePort[] ports;
     private MacTable table;
     private Stage[] stages;
+    private Delivery delivery;
 
     @BeforeEach
     void setUp()
@@ -47,7 +49,8 @@ class VlanForwardingTest
             .trunk(3, 10, 20);
         table = MacTable.inMemory(64);
         stages = new Stage[] { new ClassifyStage(), new VlanIngressStage(m), new MacLearningStage(table),
-            new ForwardStage(table, ports, m) };
+            new ForwardStage(table, ports) };
+        delivery = new Delivery(ports, m);
     }
 
     @AfterEach
@@ -80,6 +83,7 @@ class VlanForwardingTest
                 break;
             }
         }
+        delivery.deliver(e);
         assertArrayEquals(before, OffHeapFrame.gather(e), "the event's own list is restored after the edits");
         return e;
     }
@@ -170,6 +174,7 @@ class VlanForwardingTest
         stages[1].process(e);
         e.outPort = 2;   // e.g. a redirect by some stage, into VLAN 20
         stages[3].process(e);
+        delivery.deliver(e);
         assertFalse(e.isDropped(), "the verdict stands; the frame just is not delivered");
         assertTransmits(0, 0, 0, 0, 0, 0);
         assertEquals(1, ports[2].counters().drops(DropReason.VLAN));
@@ -183,6 +188,7 @@ class VlanForwardingTest
         final PacketEvent e = OffHeapFrame.contiguous(frame(BROADCAST, A, 10)).describe(new PacketEvent(), 0);
         new ClassifyStage().process(e);
         plain.process(e);
+        new Delivery(ports, null).deliver(e);
         assertTransmits(0, 1, 1, 1, 1, 1);
         assertArrayEquals(frame(BROADCAST, A, 10), lastBytes(3));
     }

@@ -1,5 +1,6 @@
 package dev.vswitch.pipeline.vlan;
 
+import dev.vswitch.pipeline.Delivery;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SwitchPort;
@@ -40,7 +41,8 @@ class VlanZeroAllocationTest
         try (MacTable table = MacTable.inMemory(64))
         {
             final Stage[] stages = { new ClassifyStage(), new VlanIngressStage(m), new MacLearningStage(table),
-                new ForwardStage(table, (SwitchPort[])ports, m) };
+                new ForwardStage(table, (SwitchPort[])ports) };
+            final Delivery delivery = new Delivery(ports, m);
             final OffHeapFrame[] frames = {
                 OffHeapFrame.split(ethernet(BROADCAST, A).etherType(0x0806).pad(28).bytes(), 6),   // push to 1
                 OffHeapFrame.split(ethernet(BROADCAST, B).tag(0x8100, 10).etherType(0x0806).pad(28).bytes(), 14),
@@ -49,11 +51,11 @@ class VlanZeroAllocationTest
             };
             final int[] inPorts = { 0, 1, 0, 1 };
             final PacketEvent e = new PacketEvent();
-            run(stages, frames, inPorts, e, 50_000);
+            run(stages, delivery, frames, inPorts, e, 50_000);
             final int tx = ports[0].transmitCount + ports[1].transmitCount + ports[2].transmitCount;
 
             final long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
-            run(stages, frames, inPorts, e, FRAMES);
+            run(stages, delivery, frames, inPorts, e, FRAMES);
             final long bytes = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
 
             // Per 4 frames: 2 (flood to 1 tagged, 2 untagged) + 2 (popped to 0 and 2) + 1 (unicast to 1) + 0.
@@ -63,8 +65,8 @@ class VlanZeroAllocationTest
         }
     }
 
-    private static void run(final Stage[] stages, final OffHeapFrame[] frames, final int[] inPorts,
-        final PacketEvent e, final int n)
+    private static void run(final Stage[] stages, final Delivery delivery, final OffHeapFrame[] frames,
+        final int[] inPorts, final PacketEvent e, final int n)
     {
         for (int i = 0; i < n; i++)
         {
@@ -78,6 +80,7 @@ class VlanZeroAllocationTest
                     break;
                 }
             }
+            delivery.deliver(e);
         }
     }
 }

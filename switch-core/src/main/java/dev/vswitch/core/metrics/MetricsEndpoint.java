@@ -1,9 +1,9 @@
 package dev.vswitch.core.metrics;
 
 import dev.vswitch.core.config.MetricsConfig;
-import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.mirror.Mirror;
 import dev.vswitch.pipeline.spi.StageCounters;
 import dev.vswitch.pipeline.stages.MacTable;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;

@@ -1,6 +1,6 @@
 package dev.vswitch.core.metrics;
 
-import dev.vswitch.core.mirror.Mirror;
+import dev.vswitch.pipeline.mirror.Mirror;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.snapshots.Labels;
@@ -30,8 +30,7 @@ final class MirrorMetrics implements MultiCollector
             "Frames (tap) or flushes (pcap) the mirror failed to write");
         for (final Mirror m : mirrors.get())
         {
-            final Labels labels = Labels.of("port", m.config().from(), "to",
-                m.config().toPcap() != null ? m.config().toPcap().toString() : m.config().toTap());
+            final Labels labels = Labels.of("port", m.from(), "to", m.to());
             final MirrorCounters c = m.counters();
             mirrored.add(c.get(MirrorCounters.MIRRORED), labels);
             dropped.add(c.get(MirrorCounters.DROPPED), labels);

@@ -1,9 +1,9 @@
 package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
-import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.mirror.Mirror;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

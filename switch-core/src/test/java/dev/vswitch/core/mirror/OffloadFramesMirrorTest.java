@@ -1,5 +1,6 @@
 package dev.vswitch.core.mirror;
 
+import dev.vswitch.core.Mirrors;
 import dev.vswitch.core.it.Netns;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PacketPublisher;
@@ -10,6 +11,8 @@ import dev.vswitch.pipeline.mirror.MirrorCounters;
 import dev.vswitch.pipeline.mirror.MirrorRing;
 import dev.vswitch.pipeline.mirror.MirroredPort;
 import dev.vswitch.pipeline.mirror.PcapFileSink;
+import dev.vswitch.pipeline.mirror.PortMirrorSink;
+import dev.vswitch.tap.TapPort;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.OffsetEpochNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -77,7 +80,7 @@ class OffloadFramesMirrorTest
         final String ifname = "vswg" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
         try (Netns ns = Netns.create())
         {
-            final TapMirrorSink tap = TapMirrorSink.open("mirror-test", ifname);
+            final PortMirrorSink<TapPort> tap = Mirrors.openTap("mirror-test", ifname);
             final RingBuffer tapRing = MirrorRing.allocate(1 << 20);
             final MirrorCounters tapCounters = new MirrorCounters();
             final MirroredPort toTap = new MirroredPort(new SourcePort(), tapRing, MirroredPort.IN, 65_536,
@@ -92,8 +95,8 @@ class OffloadFramesMirrorTest
                 toTap.complete(e);
                 assertEquals(1, tapWriter.doWork());
                 assertEquals(1, tapCounters.get(MirrorCounters.WRITTEN), tapCounters.summary() + "; tap " +
-                    tap.tap().counters().summary() + " errno " + tap.tap().lastErrno());
-                assertEquals(1, tap.tap().counters().get(PortCounters.TX_GSO), "handed over as a super-frame");
+                    tap.port().counters().summary() + " errno " + tap.port().lastErrno());
+                assertEquals(1, tap.port().counters().get(PortCounters.TX_GSO), "handed over as a super-frame");
                 assertEquals(1, stat(ns, ifname, "rx_packets") - packets);
                 assertEquals(FRAME, stat(ns, ifname, "rx_bytes") - bytes);
             }
