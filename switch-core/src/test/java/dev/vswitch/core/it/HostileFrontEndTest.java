@@ -10,9 +10,9 @@ import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.LibC;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.vhost.VhostUserDevice;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -3,7 +3,7 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.vhost.VirtioNet;
-import dev.vswitch.vhost.testing.DriverRing;
+import dev.vswitch.testkit.vhost.DriverRing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

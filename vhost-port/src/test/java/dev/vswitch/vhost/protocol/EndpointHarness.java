@@ -8,9 +8,9 @@ import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.vhost.VhostUserDevice;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 
 import java.io.IOException;
 import java.nio.file.Path;
