@@ -5,6 +5,7 @@ import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
+import dev.vswitch.testkit.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,8 +60,8 @@ class MirrorToPcapTest
                     sw.port("vm1").isUp() && sw.port("vm2").isUp());
                 pmd.command("start tx_first " + BURSTS);
                 final PortCounters vm1 = sw.counters("vm1");
-                SwitchHarness.await("the traffic to settle", Duration.ofSeconds(20), () -> settled(vm1),
-                    vm1::summary);
+                Await.steady("the traffic", Duration.ofSeconds(20), Duration.ofMillis(500),
+                    () -> vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS));
                 port0 = pmd.stats(Duration.ofSeconds(10)).get(0);
                 rx = vm1.get(PortCounters.RX_PACKETS);
                 tx = vm1.get(PortCounters.TX_PACKETS);
@@ -132,8 +133,8 @@ class MirrorToPcapTest
                 pmd.command("start tx_first 4");
                 Testpmd.sleep(1000);
                 pmd.command("stop");
-                SwitchHarness.await("the traffic to settle", Duration.ofSeconds(20), () -> settled(vm1),
-                    vm1::summary);
+                Await.steady("the traffic", Duration.ofSeconds(20), Duration.ofMillis(500),
+                    () -> vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS));
             }
             rx = vm1.get(PortCounters.RX_PACKETS);
             tx = vm1.get(PortCounters.TX_PACKETS);
@@ -152,21 +153,6 @@ class MirrorToPcapTest
         assertEquals(mc.get(MirrorCounters.MIRRORED), mc.get(MirrorCounters.WRITTEN));
         assertEquals(0, mc.get(MirrorCounters.WRITE_ERRORS));
         assertEquals(read.frames(), read.count(MAC1 + " > " + MAC2) + read.count(MAC2 + " > " + MAC1));
-    }
-
-    /** Nothing new for half a second. */
-    private long last = -1;
-
-    private boolean settled(final PortCounters c)
-    {
-        final long now = c.get(PortCounters.RX_PACKETS) + c.get(PortCounters.TX_PACKETS);
-        if (now == 0 || now != last)
-        {
-            last = now;
-            Testpmd.sleep(500);
-            return false;
-        }
-        return true;
     }
 
     /** {@code tcpdump -r FILE -nn -e}: its output lines, checked for read errors. */

@@ -5,6 +5,7 @@ import dev.vswitch.core.mirror.Mirror;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
+import dev.vswitch.testkit.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,15 +70,8 @@ class MirrorToTapTest
                         sw.port("vm1").isUp() && sw.port("vm2").isUp());
                     pmd.command("start tx_first 16");
                     final PortCounters vm1 = sw.counters("vm1");
-                    final long[] last = { -1 };
-                    SwitchHarness.await("the traffic to settle", Duration.ofSeconds(20), () ->
-                    {
-                        final long now = vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS);
-                        final boolean same = now > 0 && now == last[0];
-                        last[0] = now;
-                        Testpmd.sleep(500);
-                        return same;
-                    });
+                    Await.steady("the traffic", Duration.ofSeconds(20), Duration.ofMillis(500),
+                        () -> vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS));
                     rx = vm1.get(PortCounters.RX_PACKETS);
                     tx = vm1.get(PortCounters.TX_PACKETS);
                     // 2 x 512 frames meet testpmd's 256-slot RX ring: when its lcore starts polling late some are ring-full

@@ -1,5 +1,7 @@
 package dev.vswitch.core.it;
 
+import dev.vswitch.testkit.Await;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,19 +28,10 @@ public final class SwitchProcess
         return cmd;
     }
 
-    public static void awaitLog(final Path log, final String text, final Duration timeout) throws IOException
+    /** Waits until the switch's log shows {@code text} ({@link Await#fileContains}). */
+    public static void awaitLog(final Path log, final String text, final Duration timeout)
     {
-        final long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline)
-        {
-            if (Files.exists(log) && Files.readString(log).contains(text))
-            {
-                return;
-            }
-            Testpmd.sleep(100);
-        }
-        throw new AssertionError("switch log never showed '" + text + "':\n" +
-            (Files.exists(log) ? Files.readString(log) : "(no log)"));
+        Await.fileContains(log, text, timeout);
     }
 
     /**
@@ -59,7 +52,7 @@ public final class SwitchProcess
             awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
             return sw;
         }
-        catch (final IOException | RuntimeException | Error ex)
+        catch (final RuntimeException | Error ex)
         {
             sw.destroyForcibly();
             throw ex;
@@ -83,7 +76,7 @@ public final class SwitchProcess
             awaitLog(log, "unicast=", Duration.ofSeconds(10));
             return pmd;
         }
-        catch (final IOException | RuntimeException | Error ex)
+        catch (final RuntimeException | Error ex)
         {
             pmd.close();
             throw ex;

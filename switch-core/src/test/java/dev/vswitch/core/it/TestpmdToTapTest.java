@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,7 +45,8 @@ class TestpmdToTapTest
                 pmd.command("start");
                 Testpmd.sleep(2000);
                 pmd.command("stop");
-                Testpmd.sleep(500);
+                Await.steady("the uplink's transmit count", Duration.ofSeconds(10), Duration.ofMillis(300),
+                    () -> sw.counters("uplink").get(PortCounters.TX_PACKETS));
             }
             final long arrived = rxPackets(ns, ifname) - before;
             final PortCounters up = sw.counters("uplink");

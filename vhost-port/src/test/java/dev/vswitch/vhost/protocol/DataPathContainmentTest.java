@@ -142,7 +142,7 @@ class DataPathContainmentTest
             final int call = dup(fe.callFd(TX_QUEUE));
             wedge(call);
             tx.addTx(frame(1));
-            sleep(20);
+            awaitTrue(() -> tx.usedIdx() == 1, "the PMD should complete the frame (its call write meets the wedge)");
             fe.close();
             awaitTrue(() -> !endpoint.isConnected(), "the endpoint should finish the disconnect");
             Fds.close(call);
