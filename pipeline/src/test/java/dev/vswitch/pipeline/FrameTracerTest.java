@@ -6,9 +6,8 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.Test;
-
-import java.lang.management.ManagementFactory;
 
 import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
 import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
@@ -93,11 +92,7 @@ class FrameTracerTest
     @Test
     void tracingAllocatesNothingPerFrame()
     {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean);
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
         final SwitchPort[] ports = { p0, p1 };
@@ -109,9 +104,9 @@ class FrameTracerTest
             final OffHeapFrame back = udp(A, B);
             final PacketEvent e = new PacketEvent();
             run(tracer, frame, back, e, 20_000);   // warm-up
-            final long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+            final AllocationProbe probe = AllocationProbe.start();
             run(tracer, frame, back, e, 100_000);
-            final long bytes = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+            final long bytes = probe.bytes();
             assertTrue(bytes < 64 * 1024, "traced path allocated " + bytes + " bytes over 100000 frames");
         }
     }

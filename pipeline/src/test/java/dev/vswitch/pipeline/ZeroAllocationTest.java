@@ -10,11 +10,10 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.agrona.concurrent.CachedEpochClock;
 import org.agrona.concurrent.CompositeAgent;
 import org.junit.jupiter.api.Test;
-
-import java.lang.management.ManagementFactory;
 
 import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
 import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
@@ -29,21 +28,6 @@ class ZeroAllocationTest
     static final long B = 0x5254_0000_000BL;
     static final int FRAMES = 100_000;
     static final long LIMIT_BYTES = 64 * 1024;
-
-    private static com.sun.management.ThreadMXBean threads()
-    {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
-        return threads;
-    }
-
-    private static long allocated(final com.sun.management.ThreadMXBean threads)
-    {
-        return threads.getThreadAllocatedBytes(Thread.currentThread().getId());
-    }
 
     private static int passes(final OffHeapFrame[] frames, final int[] inPorts, final PacketEvent e,
         final Stage classify, final Stage learn, final Stage forward, final int n)
@@ -66,16 +50,16 @@ class ZeroAllocationTest
     @Test
     void allocationCounterSeesAllocations()
     {
-        final com.sun.management.ThreadMXBean threads = threads();
-        final long before = allocated(threads);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
+        final AllocationProbe probe = AllocationProbe.start();
         sink = new byte[200_000];
-        assertTrue(allocated(threads) - before >= 200_000, "the measurement below would be vacuous");
+        assertTrue(probe.bytes() >= 200_000, "the measurement below would be vacuous");
     }
 
     @Test
     void classifyLearnForwardDoesNotAllocatePerFrame()
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
         final SwitchPort[] ports = { p0, p1 };
@@ -102,10 +86,9 @@ class ZeroAllocationTest
             final int tx0 = p0.transmitCount;
             final int tx1 = p1.transmitCount;
 
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             final int dropped = passes(frames, inPorts, e, classify, learn, forward, FRAMES);
-            final long after = allocated(threads);
-            final long bytes = after - before;
+            final long bytes = probe.bytes();
 
             assertEquals(0, dropped);
             assertEquals(learned, table.learnedTotal(), "steady state: no new learning during measurement");
@@ -120,7 +103,7 @@ class ZeroAllocationTest
     @Test
     void pmdRoundDoesNotAllocatePerFrame() throws Exception
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
         p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
@@ -138,12 +121,12 @@ class ZeroAllocationTest
             agent.intervalLatency();   // swaps the recorder's histograms once outside the measurement
 
             long frames = 0;
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             for (int i = 0; i < 1_600; i++)
             {
                 frames += agent.doWork();
             }
-            final long bytes = allocated(threads) - before;
+            final long bytes = probe.bytes();
 
             assertEquals(1_600 * 64, frames);
             assertTrue(bytes < LIMIT_BYTES, "PMD rounds allocated " + bytes + " bytes over " + frames + " frames");
@@ -153,7 +136,7 @@ class ZeroAllocationTest
     @Test
     void agingSweepsAndLastSeenRefreshesDoNotAllocate() throws Exception
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
         p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
@@ -174,13 +157,13 @@ class ZeroAllocationTest
             }
             pmd.intervalLatency();
 
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             for (int i = 0; i < 4_000; i++)
             {
                 agent.doWork();
                 clock.advance(10);
             }
-            final long bytes = allocated(threads) - before;
+            final long bytes = probe.bytes();
 
             assertEquals(2, table.size());
             assertEquals(0, table.agedTotal(), "both stations talk every round");
@@ -191,7 +174,7 @@ class ZeroAllocationTest
     @Test
     void aclRateLimitAndAHeadRewriteDoNotAllocatePerFrame()
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final Stage classify = new ClassifyStage();
         final AclStage acl = new AclStage(java.util.List.of(
             new AclRule(true, "drop ethertype=0x86dd").etherType(0x86dd),
@@ -216,7 +199,7 @@ class ZeroAllocationTest
         for (int round = 0; round < 2; round++)   // the first round warms up and compiles
         {
             java.util.Arrays.fill(outcome, 0);
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             for (int i = 0; i < n; i++)
             {
                 final int f = i & 3;
@@ -238,7 +221,7 @@ class ZeroAllocationTest
                 e.head.putByte(0, (byte)0x02);   // a modify stage: rewrite the destination MAC's first octet
                 outcome[2] += e.commitHead() ? 1 : 0;
             }
-            final long bytes = allocated(threads) - before;
+            final long bytes = probe.bytes();
             if (round == 1)
             {
                 System.out.printf("acl + rate-limit + commitHead: %d bytes allocated over %d frames (%s)%n", bytes, n,

@@ -9,9 +9,8 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.Test;
-
-import java.lang.management.ManagementFactory;
 
 import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
 import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
@@ -29,11 +28,7 @@ class VlanZeroAllocationTest
     @Test
     void vlanPathDoesNotAllocatePerFrame()
     {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
 
         final FakePort[] ports = { new FakePort(0, false), new FakePort(1, false), new FakePort(2, false) };
         final VlanMembership m = new VlanMembership(3).access(0, 10).trunk(1, 10, 20).access(2, 10);
@@ -52,9 +47,9 @@ class VlanZeroAllocationTest
             run(stages, frames, inPorts, e, 50_000);
             final int tx = ports[0].transmitCount + ports[1].transmitCount + ports[2].transmitCount;
 
-            final long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+            final AllocationProbe probe = AllocationProbe.start();
             run(stages, frames, inPorts, e, FRAMES);
-            final long bytes = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+            final long bytes = probe.bytes();
 
             // Per 4 frames: 2 (flood to 1 tagged, 2 untagged) + 2 (popped to 0 and 2) + 1 (unicast to 1) + 0.
             assertEquals(FRAMES / 4 * 5,
