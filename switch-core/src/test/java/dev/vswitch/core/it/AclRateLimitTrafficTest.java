@@ -6,6 +6,7 @@ import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.stages.AclStage;
 import dev.vswitch.pipeline.stages.RateLimitStage;
 import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,11 +39,12 @@ class AclRateLimitTrafficTest
 
     private String ports()
     {
-        return "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        return SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
     }
 
     private Testpmd flowgen() throws Exception

@@ -9,6 +9,7 @@ import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.LibC;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import dev.vswitch.vhost.VhostUserDevice;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.FrontEnd;
@@ -48,12 +49,13 @@ class HostileFrontEndTest
     @Test
     void aHostileFrontEndNeverStopsForwardingBetweenTheOtherPorts() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "  - {name: vm3, type: vhost-user, socket: " + dir.resolve("vm3.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUser("vm3", dir.resolve("vm3.sock"))
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final Path vm3 = dir.resolve("vm3.sock");
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd pair = Testpmd.macForwarding(List.of(
@@ -196,9 +198,11 @@ class HostileFrontEndTest
         {
             final Path run = Files.createDirectories(dir.resolve(leave ? "leave" : "stay"));
             final Path config = run.resolve("switch.yaml");
-            Files.writeString(config, "ports:\n" +
-                "  - {name: vm1, type: vhost-user, socket: " + run.resolve("vm1.sock") + "}\n" +
-                "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n");
+            Files.writeString(config, SwitchYaml.create()
+                .vhostUser("vm1", run.resolve("vm1.sock"))
+                .pmdCpu(1)
+                .stats(0)
+                .toString());
             final Path log = run.resolve("switch.log");
             final Process sw = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();

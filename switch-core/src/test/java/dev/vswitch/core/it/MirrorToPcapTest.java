@@ -6,6 +6,7 @@ import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
 import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,12 +38,13 @@ class MirrorToPcapTest
     void tcpdumpReadsEveryFrameVm1SentAndReceived() throws Exception
     {
         final Path pcap = dir.resolve("vm1.pcap");
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "mirror: {from: vm1, to-pcap: " + pcap + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .section("mirror", "from", "vm1", "to-pcap", pcap)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final VSwitch sw = SwitchHarness.start(yaml);
         final Mirror mirror = sw.mirrors().get(0);
         final MirrorCounters mc = mirror.counters();
@@ -110,12 +112,13 @@ class MirrorToPcapTest
     void underLoadEveryFrameIsMirroredOrCountedAsDropped() throws Exception
     {
         final Path pcap = dir.resolve("load.pcap");
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "mirror:\n  - {from: vm1, to-pcap: " + pcap + ", snaplen: 64}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .mirror("from", "vm1", "to-pcap", pcap, "snaplen", 64)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final VSwitch sw = SwitchHarness.start(yaml);
         final MirrorCounters mc = sw.mirrors().get(0).counters();
         final PortCounters vm1 = sw.counters("vm1");

@@ -6,6 +6,7 @@ import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
 import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,12 +38,13 @@ class MirrorToTapTest
     void tcpdumpOnTheMirrorTapSeesVm1sTraffic() throws Exception
     {
         final String tap = "vswm" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "mirror:\n  - {from: vm1, to-tap: " + tap + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .mirror("from", "vm1", "to-tap", tap)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (Netns ns = Netns.create(); VSwitch sw = SwitchHarness.start(yaml))
         {
             final Mirror mirror = sw.mirrors().get(0);

@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.testkit.Await;
 
+import dev.vswitch.testkit.config.SwitchYaml;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,10 +42,12 @@ public final class SwitchProcess
     static Process startTwoPorts(final Path dir, final Path log) throws IOException
     {
         final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n");
+        Files.writeString(config, SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .pmdCpu(1)
+            .stats(1)
+            .toString());
         final Process sw = new ProcessBuilder(javaCommand(config)).redirectErrorStream(true)
             .redirectOutput(log.toFile()).start();
         try

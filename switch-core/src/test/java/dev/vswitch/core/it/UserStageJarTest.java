@@ -1,6 +1,7 @@
 package dev.vswitch.core.it;
 
 import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -93,17 +94,18 @@ class UserStageJarTest
 
     private String yaml(final String nth)
     {
-        return "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 1}\n" +
-            "pipeline:\n" +
-            "  stages:\n" +
-            "    - classify\n" +
-            "    - drop-every-nth: { n: " + nth + " }\n" +
-            "    - mac-learning\n" +
-            "    - forward\n";
+        return SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .pmdCpu(1)
+            .stats(1)
+            .raw("pipeline:\n" +
+                "  stages:\n" +
+                "    - classify\n" +
+                "    - drop-every-nth: { n: " + nth + " }\n" +
+                "    - mac-learning\n" +
+                "    - forward\n")
+            .toString();
     }
 
     /** With the metrics endpoint on {@code port}. */

@@ -3,6 +3,7 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,13 +55,14 @@ class VlanTrunkToTapTest
     void trunkTapCarriesTagsAndAccessPortsSeeThemUntagged() throws Exception
     {
         final String ifname = "vswv" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
-        final String yaml = "ports:\n" +
-            "  - {name: acc10, type: vhost-user, socket: " + dir.resolve("acc10.sock") + ", vlan: 10}\n" +
-            "  - {name: acc20, type: vhost-user, socket: " + dir.resolve("acc20.sock") + ", vlan: 20}\n" +
-            "  - {name: trk, type: vhost-user, socket: " + dir.resolve("trk.sock") + ", trunk: [10, 20]}\n" +
-            "  - {name: uplink, type: tap, ifname: " + ifname + ", mac: '" + TAP_MAC + "', trunk: [10, 20]}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("acc10", dir.resolve("acc10.sock"), "vlan", 10)
+            .vhostUser("acc20", dir.resolve("acc20.sock"), "vlan", 20)
+            .vhostUser("trk", dir.resolve("trk.sock"), "trunk", List.of(10, 20))
+            .tap("uplink", ifname, "mac", TAP_MAC, "trunk", List.of(10, 20))
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final Path capture = dir.resolve("tcpdump.txt");
         try (Netns ns = Netns.create(); VSwitch sw = SwitchHarness.start(yaml))
         {
