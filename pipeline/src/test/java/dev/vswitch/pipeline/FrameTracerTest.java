@@ -9,8 +9,8 @@ import dev.vswitch.pipeline.testing.OffHeapFrame;
 import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.Test;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,7 +25,7 @@ class FrameTracerTest
 
     private static OffHeapFrame udp(final long dst, final long src)
     {
-        return ethernet(dst, src).etherType(0x0800).ipv4(5, 17).udp().pad(20).offHeap();
+        return ethernet(dst, src).etherType(0x0800).ipv4(5, 17).udp().pad(20).as(OffHeapFrame::contiguous);
     }
 
     @Test

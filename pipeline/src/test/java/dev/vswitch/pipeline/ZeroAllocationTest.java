@@ -15,8 +15,8 @@ import org.agrona.concurrent.CachedEpochClock;
 import org.agrona.concurrent.CompositeAgent;
 import org.junit.jupiter.api.Test;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -71,10 +71,10 @@ class ZeroAllocationTest
             // Unicast both ways (after the first frames, both MACs are known: steady-state learning), a
             // tagged unicast, and a broadcast that floods.
             final OffHeapFrame[] frames = {
-                ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).offHeap(),
+                ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).as(OffHeapFrame::contiguous),
                 OffHeapFrame.split(ethernet(A, B).etherType(0x86dd).ipv6(17).udp().pad(10).bytes(), 5, 9),
-                ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().offHeap(),
-                ethernet(BROADCAST, B).etherType(0x0806).arp(1, B, 0).pad(18).offHeap(),
+                ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().as(OffHeapFrame::contiguous),
+                ethernet(BROADCAST, B).etherType(0x0806).arp(1, B, 0).pad(18).as(OffHeapFrame::contiguous),
             };
             final int[] inPorts = { 0, 1, 0, 1 };
             final PacketEvent e = new PacketEvent();
@@ -106,7 +106,7 @@ class ZeroAllocationTest
         assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
-        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().as(OffHeapFrame::contiguous)).loop();
         p1.enqueue(OffHeapFrame.split(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().bytes(), 5, 9)).loop();
         final SwitchPort[] ports = { p0, p1 };
         try (MacTable table = MacTable.inMemory(64))
@@ -139,8 +139,8 @@ class ZeroAllocationTest
         assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
-        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
-        p1.enqueue(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().as(OffHeapFrame::contiguous)).loop();
+        p1.enqueue(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().as(OffHeapFrame::contiguous)).loop();
         final SwitchPort[] ports = { p0, p1 };
         final CachedEpochClock clock = new CachedEpochClock();
         clock.update(1_000_000);
@@ -187,9 +187,9 @@ class ZeroAllocationTest
         final RateLimitStage limit = new RateLimitStage("rate-limit", clock,
             2, new int[] { 1 }, new String[] { "p1" }, 1_000_000, 32);
         final OffHeapFrame[] frames = {
-            ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).offHeap(),
+            ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).as(OffHeapFrame::contiguous),
             OffHeapFrame.split(ethernet(A, B).etherType(0x86dd).ipv6(17).udp().pad(10).bytes(), 5, 9),
-            ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().offHeap(),
+            ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().as(OffHeapFrame::contiguous),
             OffHeapFrame.split(ethernet(A, B).etherType(0x0800).ipv4(5, 17).udp().pad(200).bytes(), 20, 30),
         };
         final int[] inPorts = { 0, 1, 0, 1 };

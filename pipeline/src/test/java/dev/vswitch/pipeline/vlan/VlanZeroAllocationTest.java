@@ -12,8 +12,8 @@ import dev.vswitch.pipeline.testing.OffHeapFrame;
 import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.Test;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -39,8 +39,8 @@ class VlanZeroAllocationTest
             final OffHeapFrame[] frames = {
                 OffHeapFrame.split(ethernet(BROADCAST, A).etherType(0x0806).pad(28).bytes(), 6),   // push to 1
                 OffHeapFrame.split(ethernet(BROADCAST, B).tag(0x8100, 10).etherType(0x0806).pad(28).bytes(), 14),
-                ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(20).offHeap(),               // unicast push
-                ethernet(BROADCAST, B).tag(0x8100, 20).etherType(0x0806).pad(28).offHeap(),          // no member
+                ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(20).as(OffHeapFrame::contiguous),               // unicast push
+                ethernet(BROADCAST, B).tag(0x8100, 20).etherType(0x0806).pad(28).as(OffHeapFrame::contiguous),          // no member
             };
             final int[] inPorts = { 0, 1, 0, 1 };
             final PacketEvent e = new PacketEvent();
