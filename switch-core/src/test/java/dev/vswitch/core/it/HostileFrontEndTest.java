@@ -10,6 +10,7 @@ import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.LibC;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.testkit.config.SwitchYaml;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.vhost.VhostUserDevice;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.FrontEnd;
@@ -292,17 +293,8 @@ class HostileFrontEndTest
     /** A 64-byte broadcast frame from a MAC of vm3's own. */
     private static byte[] frame(final int tag)
     {
-        final byte[] f = new byte[64];
-        for (int i = 0; i < 6; i++)
-        {
-            f[i] = (byte)0xff;
-        }
-        f[6] = 0x02;
-        f[7] = 0x0c;
-        f[11] = 3;
-        f[12] = 0x08;
-        f[14] = (byte)tag;
-        return f;
+        return FrameBuilder.ethernet(FrameBuilder.BROADCAST, 0x020c_0000_0003L).etherType(0x0800).u8(tag)
+            .fillTo(64, 0).bytes();
     }
 
     /** Ethernet + IPv4 + TCP headers (54 bytes) and {@code payload} bytes, to a unicast MAC of testpmd's pair. */

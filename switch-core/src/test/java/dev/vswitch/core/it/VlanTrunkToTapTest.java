@@ -4,12 +4,12 @@ import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.testkit.config.SwitchYaml;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -203,19 +203,12 @@ class VlanTrunkToTapTest
 
     private static byte[] frame(final long src, final int tag, final int seq, final int length)
     {
-        final ByteBuffer b = ByteBuffer.allocate(length);
-        b.putShort((short)0xffff).putInt(0xffffffff);
-        b.putShort((short)(src >>> 32)).putInt((int)src);
+        final FrameBuilder b = FrameBuilder.ethernet(FrameBuilder.BROADCAST, src);
         if (tag != 0)
         {
-            b.putShort((short)0x8100).putShort((short)tag);
+            b.tag(0x8100, tag);
         }
-        b.putShort((short)ETHERTYPE_TEST).putInt(seq);
-        while (b.hasRemaining())
-        {
-            b.put((byte)0x5a);
-        }
-        return b.array();
+        return b.etherType(ETHERTYPE_TEST).u32(seq).fillTo(length, 0x5a).bytes();
     }
 
     private static String mac(final long mac)

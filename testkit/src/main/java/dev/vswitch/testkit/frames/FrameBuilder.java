@@ -114,6 +114,16 @@ public final class FrameBuilder
         return this;
     }
 
+    /** Bytes of {@code value} up to a frame length of {@code length} (e.g. 60 with zeros, as a NIC pads). */
+    public FrameBuilder fillTo(final int length, final int value)
+    {
+        while (out.size() < length)
+        {
+            out.write(value & 0xff);
+        }
+        return this;
+    }
+
     public int length()
     {
         return out.size();

@@ -6,6 +6,7 @@ import dev.vswitch.pipeline.DatapathBarrier;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.vhost.VhostUserDevice;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
@@ -107,16 +108,8 @@ final class EndpointHarness implements AutoCloseable
     /** A 64-byte Ethernet frame (broadcast, IPv4 ethertype) tagged with {@code tag}. */
     static byte[] frame(final int tag)
     {
-        final byte[] f = new byte[64];
-        for (int i = 0; i < 6; i++)
-        {
-            f[i] = (byte)0xff;
-        }
-        f[6] = 0x02;
-        f[11] = (byte)tag;
-        f[12] = 0x08;
-        f[14] = (byte)tag;
-        return f;
+        return FrameBuilder.ethernet(FrameBuilder.BROADCAST, 0x0200_0000_0000L | (tag & 0xff)).etherType(0x0800).u8(tag)
+            .fillTo(64, 0).bytes();
     }
 
     @Override
