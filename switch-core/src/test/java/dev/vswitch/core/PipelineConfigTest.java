@@ -46,8 +46,7 @@ class PipelineConfigTest
     private String yaml(final String pipeline)
     {
         return SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .raw(pipeline)
             .toString();
     }

@@ -70,8 +70,7 @@ class SwitchYamlTest
             "datapath: {cpus: [1]}\n" +
             "stats: {interval-seconds: 0}\n";
         final String built = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(0)
             .toString();

@@ -40,8 +40,7 @@ class AclRateLimitTrafficTest
     private String ports()
     {
         return SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(0)
             .toString();

@@ -36,12 +36,7 @@ class FdbTest
     /** vhost-user server ports named {@code names}, sockets NAME.sock in the test's directory, PMD on CPU 1. */
     private SwitchYaml ports(final String... names)
     {
-        final SwitchYaml yaml = SwitchYaml.create();
-        for (final String name : names)
-        {
-            yaml.vhostUser(name, dir.resolve(name + ".sock"));
-        }
-        return yaml.pmdCpu(1).stats(0);
+        return SwitchYaml.create().vhostUsers(dir, names).pmdCpu(1).stats(0);
     }
 
     private static Map<Long, Integer> contents(final MacTable table)

@@ -51,9 +51,7 @@ class HostileFrontEndTest
     void aHostileFrontEndNeverStopsForwardingBetweenTheOtherPorts() throws Exception
     {
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
-            .vhostUser("vm3", dir.resolve("vm3.sock"))
+            .vhostUsers(dir, "vm1", "vm2", "vm3")
             .pmdCpu(1)
             .stats(0)
             .toString();

@@ -38,8 +38,7 @@ class LivePortsTest
     void portsAddedAndRemovedWhileThePairForwards() throws Exception
     {
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(0)
             .toString();

@@ -39,8 +39,7 @@ class MirrorToPcapTest
     {
         final Path pcap = dir.resolve("vm1.pcap");
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .section("mirror", "from", "vm1", "to-pcap", pcap)
             .pmdCpu(1)
             .stats(0)
@@ -113,8 +112,7 @@ class MirrorToPcapTest
     {
         final Path pcap = dir.resolve("load.pcap");
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .mirror("from", "vm1", "to-pcap", pcap, "snaplen", 64)
             .pmdCpu(1)
             .stats(0)

@@ -39,8 +39,7 @@ class MirrorToTapTest
     {
         final String tap = "vswm" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .mirror("from", "vm1", "to-tap", tap)
             .pmdCpu(1)
             .stats(0)

@@ -56,8 +56,7 @@ class PrometheusScrapeTest
         final Path log = dir.resolve("switch.log");
         final Path config = dir.resolve("switch.yaml");
         Files.writeString(config, SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(1)
             .section("metrics", "listen", "127.0.0.1:" + metricsPort)

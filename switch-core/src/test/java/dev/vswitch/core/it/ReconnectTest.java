@@ -29,8 +29,7 @@ class ReconnectTest
     void frontEndRestartsUnderTrafficWithoutLeaksOrHarmToOtherPorts() throws Exception
     {
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .vhostUser("vm3", dir.resolve("b3.sock"), "mode", "client", "reconnect-ms", 200)
             .vhostUser("vm4", dir.resolve("b4.sock"), "mode", "client", "reconnect-ms", 200)
             .pmdCpu(1)

@@ -43,8 +43,7 @@ public final class SwitchProcess
     {
         final Path config = dir.resolve("switch.yaml");
         Files.writeString(config, SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(1)
             .toString());

@@ -26,9 +26,7 @@ class TestpmdForwardingTest
     void forwardsBothWaysAndStopsFloodingOnceLearned() throws Exception
     {
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
-            .vhostUser("vm3", dir.resolve("vm3.sock"))
+            .vhostUsers(dir, "vm1", "vm2", "vm3")
             .pmdCpu(1)
             .stats(0)
             .toString();
@@ -79,8 +77,7 @@ class TestpmdForwardingTest
     void dpdkVirtioPicksItsInOrderPathsAndFramesStillFlow() throws Exception
     {
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(0)
             .toString();

@@ -95,8 +95,7 @@ class UserStageJarTest
     private String yaml(final String nth)
     {
         return SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(1)
             .raw("pipeline:\n" +

@@ -42,6 +42,16 @@ public final class SwitchYaml
         return port(name, "vhost-user", concat(new Object[] {"socket", socket}, more));
     }
 
+    /** vhost-user server ports named {@code names}, their sockets {@code NAME.sock} in {@code dir}. */
+    public SwitchYaml vhostUsers(final Path dir, final String... names)
+    {
+        for (final String name : names)
+        {
+            vhostUser(name, dir.resolve(name + ".sock"));
+        }
+        return this;
+    }
+
     /** A TAP uplink port on {@code ifname}, then {@code more} key/value pairs. */
     public SwitchYaml tap(final String name, final String ifname, final Object... more)
     {

@@ -101,8 +101,7 @@ class GuestsThroughSwitchTest
         final Path logs = Path.of("target", "guest-logs").toAbsolutePath();
         Files.createDirectories(logs);
         final String yaml = SwitchYaml.create()
-            .vhostUser("vm1", dir.resolve("vm1.sock"))
-            .vhostUser("vm2", dir.resolve("vm2.sock"))
+            .vhostUsers(dir, "vm1", "vm2")
             .pmdCpu(1)
             .stats(10)
             .toString();
