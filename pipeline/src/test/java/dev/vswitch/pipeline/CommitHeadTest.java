@@ -1,7 +1,7 @@
 package dev.vswitch.pipeline;
 
 import dev.vswitch.pipeline.stages.ClassifyStage;
-import dev.vswitch.pipeline.testing.FrameBuilder;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;

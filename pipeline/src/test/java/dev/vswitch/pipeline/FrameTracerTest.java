@@ -6,12 +6,11 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
-
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,7 +25,7 @@ class FrameTracerTest
 
     private static OffHeapFrame udp(final long dst, final long src)
     {
-        return ethernet(dst, src).etherType(0x0800).ipv4(5, 17).udp().pad(20).offHeap();
+        return ethernet(dst, src).etherType(0x0800).ipv4(5, 17).udp().pad(20).as(OffHeapFrame::contiguous);
     }
 
     @Test
@@ -94,11 +93,7 @@ class FrameTracerTest
     @Test
     void tracingAllocatesNothingPerFrame()
     {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean);
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
         final SwitchPort[] ports = { p0, p1 };
@@ -111,9 +106,9 @@ class FrameTracerTest
             final OffHeapFrame back = udp(A, B);
             final PacketEvent e = new PacketEvent();
             run(h, tracer, frame, back, e, 20_000);   // warm-up
-            final long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+            final AllocationProbe probe = AllocationProbe.start();
             run(h, tracer, frame, back, e, 100_000);
-            final long bytes = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+            final long bytes = probe.bytes();
             assertTrue(bytes < 64 * 1024, "traced path allocated " + bytes + " bytes over 100000 frames");
         }
     }

@@ -25,8 +25,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -53,7 +53,7 @@ class PmdAgentTest
 
     private static OffHeapFrame udp(final long dst, final long src, final int payload)
     {
-        return ethernet(dst, src).etherType(0x0800).ipv4(5, 17).udp().pad(payload).offHeap();
+        return ethernet(dst, src).etherType(0x0800).ipv4(5, 17).udp().pad(payload).as(OffHeapFrame::contiguous);
     }
 
     @Test
@@ -114,7 +114,7 @@ class PmdAgentTest
         source.enqueue(OffHeapFrame.contiguous(new byte[10]));                      // 5: runt, classify drops
         source.enqueue(udp(B, A2, 4), DropReason.BAD_CHAIN);                        // 6: source already dropped
         source.enqueue(udp(A, A, 4));                                               // 7: A is on port 0: hairpin
-        final OffHeapFrame bcast = ethernet(BROADCAST, A).etherType(0x0806).arp(1, A, 0).offHeap();
+        final OffHeapFrame bcast = ethernet(BROADCAST, A).etherType(0x0806).arp(1, A, 0).as(OffHeapFrame::contiguous);
         source.enqueue(bcast);                                                      // 8: flooded
 
         final PmdAgent agent = new PmdAgent("pmd-test", ports, stages(ports), 64, 32);

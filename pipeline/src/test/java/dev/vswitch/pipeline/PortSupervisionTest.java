@@ -5,14 +5,15 @@ import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
+import dev.vswitch.pipeline.testing.OffHeapFrame;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -71,8 +72,8 @@ class PortSupervisionTest
         final ThrowingPort bomb = new ThrowingPort(2, where);
         final SwitchPort[] ports = { source, dest, bomb };
         table.learn(0, B, 1);
-        source.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(20).offHeap())
-            .enqueue(ethernet(BROADCAST, A).etherType(0x0806).arp(1, A, 0).offHeap()).loop();   // flooded to bomb too
+        source.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(20).as(OffHeapFrame::contiguous))
+            .enqueue(ethernet(BROADCAST, A).etherType(0x0806).arp(1, A, 0).as(OffHeapFrame::contiguous)).loop();   // flooded to bomb too
         final PmdAgent agent = new PmdAgent("pmd-test", ports,
             new Stage[] { new ClassifyStage(), new MacLearningStage(table), new ForwardStage(table, ports) }, 64, 4);
 

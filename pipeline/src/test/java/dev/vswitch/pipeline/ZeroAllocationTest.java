@@ -10,14 +10,13 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.agrona.concurrent.CachedEpochClock;
 import org.agrona.concurrent.CompositeAgent;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
-
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -29,21 +28,6 @@ class ZeroAllocationTest
     static final long B = 0x5254_0000_000BL;
     static final int FRAMES = 100_000;
     static final long LIMIT_BYTES = 64 * 1024;
-
-    private static com.sun.management.ThreadMXBean threads()
-    {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
-        return threads;
-    }
-
-    private static long allocated(final com.sun.management.ThreadMXBean threads)
-    {
-        return threads.getThreadAllocatedBytes(Thread.currentThread().getId());
-    }
 
     private static int passes(final OffHeapFrame[] frames, final int[] inPorts, final PacketEvent e,
         final Stage classify, final Stage learn, final Stage forward, final Delivery delivery, final int n)
@@ -67,16 +51,16 @@ class ZeroAllocationTest
     @Test
     void allocationCounterSeesAllocations()
     {
-        final com.sun.management.ThreadMXBean threads = threads();
-        final long before = allocated(threads);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
+        final AllocationProbe probe = AllocationProbe.start();
         sink = new byte[200_000];
-        assertTrue(allocated(threads) - before >= 200_000, "the measurement below would be vacuous");
+        assertTrue(probe.bytes() >= 200_000, "the measurement below would be vacuous");
     }
 
     @Test
     void classifyLearnForwardDoesNotAllocatePerFrame()
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
         final SwitchPort[] ports = { p0, p1 };
@@ -89,10 +73,10 @@ class ZeroAllocationTest
             // Unicast both ways (after the first frames, both MACs are known: steady-state learning), a
             // tagged unicast, and a broadcast that floods.
             final OffHeapFrame[] frames = {
-                ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).offHeap(),
+                ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).as(OffHeapFrame::contiguous),
                 OffHeapFrame.split(ethernet(A, B).etherType(0x86dd).ipv6(17).udp().pad(10).bytes(), 5, 9),
-                ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().offHeap(),
-                ethernet(BROADCAST, B).etherType(0x0806).arp(1, B, 0).pad(18).offHeap(),
+                ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().as(OffHeapFrame::contiguous),
+                ethernet(BROADCAST, B).etherType(0x0806).arp(1, B, 0).pad(18).as(OffHeapFrame::contiguous),
             };
             final int[] inPorts = { 0, 1, 0, 1 };
             final PacketEvent e = new PacketEvent();
@@ -104,10 +88,9 @@ class ZeroAllocationTest
             final int tx0 = p0.transmitCount;
             final int tx1 = p1.transmitCount;
 
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             final int dropped = passes(frames, inPorts, e, classify, learn, forward, delivery, FRAMES);
-            final long after = allocated(threads);
-            final long bytes = after - before;
+            final long bytes = probe.bytes();
 
             assertEquals(0, dropped);
             assertEquals(learned, table.learnedTotal(), "steady state: no new learning during measurement");
@@ -122,10 +105,10 @@ class ZeroAllocationTest
     @Test
     void pmdRoundDoesNotAllocatePerFrame() throws Exception
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
-        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().as(OffHeapFrame::contiguous)).loop();
         p1.enqueue(OffHeapFrame.split(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().bytes(), 5, 9)).loop();
         final SwitchPort[] ports = { p0, p1 };
         try (MacTable table = MacTable.inMemory(64))
@@ -140,12 +123,12 @@ class ZeroAllocationTest
             agent.intervalLatency();   // swaps the recorder's histograms once outside the measurement
 
             long frames = 0;
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             for (int i = 0; i < 1_600; i++)
             {
                 frames += agent.doWork();
             }
-            final long bytes = allocated(threads) - before;
+            final long bytes = probe.bytes();
 
             assertEquals(1_600 * 64, frames);
             assertTrue(bytes < LIMIT_BYTES, "PMD rounds allocated " + bytes + " bytes over " + frames + " frames");
@@ -155,11 +138,11 @@ class ZeroAllocationTest
     @Test
     void agingSweepsAndLastSeenRefreshesDoNotAllocate() throws Exception
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final FakePort p0 = new FakePort(0, false);
         final FakePort p1 = new FakePort(1, false);
-        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
-        p1.enqueue(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().offHeap()).loop();
+        p0.enqueue(ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().as(OffHeapFrame::contiguous)).loop();
+        p1.enqueue(ethernet(A, B).etherType(0x0800).ipv4(5, 6).tcp().as(OffHeapFrame::contiguous)).loop();
         final SwitchPort[] ports = { p0, p1 };
         final CachedEpochClock clock = new CachedEpochClock();
         clock.update(1_000_000);
@@ -176,13 +159,13 @@ class ZeroAllocationTest
             }
             pmd.intervalLatency();
 
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             for (int i = 0; i < 4_000; i++)
             {
                 agent.doWork();
                 clock.advance(10);
             }
-            final long bytes = allocated(threads) - before;
+            final long bytes = probe.bytes();
 
             assertEquals(2, table.size());
             assertEquals(0, table.agedTotal(), "both stations talk every round");
@@ -193,7 +176,7 @@ class ZeroAllocationTest
     @Test
     void aclRateLimitAndAHeadRewriteDoNotAllocatePerFrame()
     {
-        final com.sun.management.ThreadMXBean threads = threads();
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
         final Stage classify = new ClassifyStage();
         final AclStage acl = new AclStage(java.util.List.of(
             new AclRule(true, "drop ethertype=0x86dd").etherType(0x86dd),
@@ -206,9 +189,9 @@ class ZeroAllocationTest
         final RateLimitStage limit = new RateLimitStage("rate-limit", clock,
             2, new int[] { 1 }, new String[] { "p1" }, 1_000_000, 32);
         final OffHeapFrame[] frames = {
-            ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).offHeap(),
+            ethernet(B, A).etherType(0x0800).ipv4(5, 6).tcp().pad(26).as(OffHeapFrame::contiguous),
             OffHeapFrame.split(ethernet(A, B).etherType(0x86dd).ipv6(17).udp().pad(10).bytes(), 5, 9),
-            ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().offHeap(),
+            ethernet(B, A).tag(0x8100, 5).etherType(0x0800).ipv4(5, 17).udp().as(OffHeapFrame::contiguous),
             OffHeapFrame.split(ethernet(A, B).etherType(0x0800).ipv4(5, 17).udp().pad(200).bytes(), 20, 30),
         };
         final int[] inPorts = { 0, 1, 0, 1 };
@@ -218,7 +201,7 @@ class ZeroAllocationTest
         for (int round = 0; round < 2; round++)   // the first round warms up and compiles
         {
             java.util.Arrays.fill(outcome, 0);
-            final long before = allocated(threads);
+            final AllocationProbe probe = AllocationProbe.start();
             for (int i = 0; i < n; i++)
             {
                 final int f = i & 3;
@@ -240,7 +223,7 @@ class ZeroAllocationTest
                 e.head.putByte(0, (byte)0x02);   // a modify stage: rewrite the destination MAC's first octet
                 outcome[2] += e.commitHead() ? 1 : 0;
             }
-            final long bytes = allocated(threads) - before;
+            final long bytes = probe.bytes();
             if (round == 1)
             {
                 System.out.printf("acl + rate-limit + commitHead: %d bytes allocated over %d frames (%s)%n", bytes, n,

@@ -11,6 +11,7 @@ import dev.vswitch.pipeline.spi.StageSettingsException;
 import dev.vswitch.pipeline.stages.AclStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.stages.RateLimitStage;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.agrona.concurrent.SystemNanoClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -44,10 +45,10 @@ class PipelineConfigTest
 
     private String yaml(final String pipeline)
     {
-        return "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            pipeline;
+        return SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .raw(pipeline)
+            .toString();
     }
 
     private Stage[] create(final SwitchConfig config)

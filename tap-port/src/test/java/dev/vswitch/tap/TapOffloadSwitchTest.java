@@ -9,6 +9,7 @@ import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.testkit.Await;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.junit.jupiter.api.AfterEach;
@@ -19,6 +20,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -185,13 +187,7 @@ class TapOffloadSwitchTest
         final Path serverLog = tempFile("vswo-iperf3-server");
         start(serverLog, "ip", "netns", "exec", namespaces.get(0), "iperf3", "-s", "-1", "-B", SERVER_IP,
             "--forceflush");
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.readString(serverLog, StandardCharsets.UTF_8).contains("listening"))
-        {
-            assertTrue(System.nanoTime() < deadline, "iperf3 server did not start: " +
-                Files.readString(serverLog, StandardCharsets.UTF_8));
-            Thread.sleep(20);
-        }
+        Await.fileContains(serverLog, "listening", Duration.ofSeconds(10));   // the iperf3 server started
         final Path clientLog = tempFile("vswo-iperf3-client");
         final List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespaces.get(1), "iperf3",
             "-c", SERVER_IP, "-t", Integer.toString(seconds), "-J"));

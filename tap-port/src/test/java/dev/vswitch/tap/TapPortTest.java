@@ -1,17 +1,16 @@
 package dev.vswitch.tap;
 
-import com.sun.management.ThreadMXBean;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.NetDevices;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +28,6 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class TapPortTest
 {
-    private static final ThreadMXBean THREADS = (ThreadMXBean)ManagementFactory.getThreadMXBean();
     private static final String TAP_MAC = "02:00:00:00:99:01";
     private static final byte[] PEER_MAC = NetDevices.parseMac("02:00:00:00:99:02");
     private static final int TAP_IP = Frames.ipv4(10, 99, 0, 1);
@@ -482,9 +480,8 @@ class TapPortTest
         }
         ring.round(port, BURST, null);
         final long sentBefore = port.counters().get(PortCounters.TX_PACKETS);
-        final long tid = Thread.currentThread().getId();
 
-        final long before = THREADS.getThreadAllocatedBytes(tid);
+        final AllocationProbe probe = AllocationProbe.start();
         int sent = 0;
         for (int i = 0; i < 10_000; i++)
         {
@@ -493,20 +490,20 @@ class TapPortTest
                 sent++;
             }
         }
-        final long allocated = THREADS.getThreadAllocatedBytes(tid) - before;
+        final long allocated = probe.bytes();
         assertEquals(10_000, sent, port.counters().summary());
         assertEquals(sentBefore + 10_000, port.counters().get(PortCounters.TX_PACKETS));
         System.out.println("10,000 transmits allocated " + allocated + " bytes");
         assertTrue(allocated < 64 * 1024, "10,000 transmits allocated " + allocated + " bytes");
 
         // Nothing is sent to the tap (IPv6 is off, the frames above have no handler): every read is EAGAIN.
-        final long idleBefore = THREADS.getThreadAllocatedBytes(tid);
+        final AllocationProbe idle = AllocationProbe.start();
         int received = 0;
         for (int i = 0; i < 10_000; i++)
         {
             received += port.receive(ring.publisher, BURST);
         }
-        final long idleAllocated = THREADS.getThreadAllocatedBytes(tid) - idleBefore;
+        final long idleAllocated = idle.bytes();
         assertEquals(0, received);
         System.out.println("10,000 empty receives allocated " + idleAllocated + " bytes");
         assertTrue(idleAllocated < 64 * 1024, "10,000 empty receives allocated " + idleAllocated + " bytes");
@@ -761,15 +758,14 @@ class TapPortTest
             port.transmit(gso);
             port.transmit(csum);
         }
-        final long tid = Thread.currentThread().getId();
-        final long before = THREADS.getThreadAllocatedBytes(tid);
+        final AllocationProbe probe = AllocationProbe.start();
         int sent = 0;
         for (int i = 0; i < 5_000; i++)
         {
             sent += port.transmit(gso) ? 1 : 0;
             sent += port.transmit(csum) ? 1 : 0;
         }
-        final long allocated = THREADS.getThreadAllocatedBytes(tid) - before;
+        final long allocated = probe.bytes();
         assertEquals(10_000, sent, port.counters().summary());
         System.out.println("10,000 offload transmits (offloads " + (offloads ? "on" : "off") + ") allocated " +
             allocated + " bytes; " + port.counters().summary());

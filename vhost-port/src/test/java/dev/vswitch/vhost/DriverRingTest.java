@@ -1,7 +1,8 @@
 package dev.vswitch.vhost;
 
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.vhost.testing.DeviceQueues;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -39,7 +40,7 @@ class DriverRingTest
         try (GuestMemory mem = GuestMemory.create(1 << 20))
         {
             final DriverRing r = DriverRing.allocate(mem, 4);
-            final SplitVirtqueue q = r.deviceQueue(false);
+            final SplitVirtqueue q = DeviceQueues.of(r, false);
             final long freeBefore = mem.free();
             for (int i = 0; i < 100; i++)
             {

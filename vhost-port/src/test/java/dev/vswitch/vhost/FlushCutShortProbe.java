@@ -1,8 +1,9 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.vhost.testing.DeviceQueues;
 import dev.vswitch.nativeio.EventFd;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 
 /**
  * Run by {@link SplitVirtqueueFaultTest} in a JVM of its own with {@code -Xint}: interpreted, HotSpot raises the
@@ -21,7 +22,7 @@ public final class FlushCutShortProbe
         try (GuestMemory mem = GuestMemory.create(1 << 20))
         {
             final DriverRing drv = DriverRing.allocate(mem, SIZE);
-            final SplitVirtqueue q = drv.deviceQueue(mem.table(), true, callFd);
+            final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), true, callFd);
             drv.addRxBuffers(2, 64);
             for (int i = 0; i < 2; i++)
             {

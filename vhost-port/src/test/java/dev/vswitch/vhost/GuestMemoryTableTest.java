@@ -1,8 +1,9 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.vhost.testing.DeviceQueues;
 import dev.vswitch.nativeio.Fds;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -171,7 +172,7 @@ class GuestMemoryTableTest
     void bufferSpanningAdjacentRegionsIsSplitIntoTwoSegments()
     {
         final DriverRing drv = DriverRing.allocate(a, 8);
-        final SplitVirtqueue q = drv.deviceQueue(table, false, -1);
+        final SplitVirtqueue q = DeviceQueues.of(drv, table, false, -1);
         final byte[] data = pattern(300, 9);
         final long start = GPA_B - 100;
         a.putBytes(start, data, 0, 100);
@@ -193,7 +194,7 @@ class GuestMemoryTableTest
     void bufferCoveringAWholeRegionAndMoreIsSplitAtEachBoundary()
     {
         final DriverRing drv = DriverRing.allocate(a, 8);
-        final SplitVirtqueue q = drv.deviceQueue(table, false, -1);
+        final SplitVirtqueue q = DeviceQueues.of(drv, table, false, -1);
         drv.writeDesc(0, GPA_A + REGION - 10, 10 + (int)REGION, 0, 0);   // 10 bytes of A, all of B
         drv.publishAvail(0);
         assertEquals(1, q.available());
@@ -206,7 +207,7 @@ class GuestMemoryTableTest
     void bufferRunningIntoAHoleIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(a, 8);
-        final SplitVirtqueue q = drv.deviceQueue(table, false, -1);
+        final SplitVirtqueue q = DeviceQueues.of(drv, table, false, -1);
         drv.writeDesc(0, GPA_B + REGION - 10, 20, 0, 0);   // B's last 10 bytes, then the hole
         drv.publishAvail(0);
         assertEquals(1, q.available());
@@ -217,7 +218,7 @@ class GuestMemoryTableTest
     void indirectTableSpanningTwoRegionsIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(a, 8);
-        final SplitVirtqueue q = drv.deviceQueue(table, false, -1);
+        final SplitVirtqueue q = DeviceQueues.of(drv, table, false, -1);
         a.putDesc(GPA_B - 16, GPA_A + 8192, 8, VirtioNet.DESC_F_NEXT, 1);
         b.putDesc(GPA_B, GPA_A + 8192, 8, 0, 0);
         drv.writeDesc(0, GPA_B - 16, 32, VirtioNet.DESC_F_INDIRECT, 0);

@@ -2,7 +2,7 @@ package dev.vswitch.vhost;
 
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
-import dev.vswitch.vhost.testing.DriverRing;
+import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.vhost.testing.PortGuest;
 import dev.vswitch.vhost.testing.TestPublisher;
 import org.junit.jupiter.api.AfterEach;

@@ -1,9 +1,10 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.vhost.testing.DeviceQueues;
 import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -67,7 +68,7 @@ class SplitVirtqueueNotifyTest
     void usedIndexIsPublishedOnlyAtFlush()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 7);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), false, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), false, callFd);
         final int[] heads = drv.addRxBuffers(3, 64);
         for (int i = 0; i < 3; i++)
         {
@@ -95,7 +96,7 @@ class SplitVirtqueueNotifyTest
     void flushWithNothingPendingSendsNothing()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), false, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), false, callFd);
         assertFalse(flushAndCheckSignal(q));
         consume(drv, q, 1);
         assertTrue(flushAndCheckSignal(q));
@@ -103,7 +104,7 @@ class SplitVirtqueueNotifyTest
         assertEquals(1, drv.usedIdx());
 
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(mem.table(), true, callFd);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, DeviceQueues.hostTable(mem), true, callFd);
         drv2.setUsedEvent(0);
         assertFalse(flushAndCheckSignal(q2), "EVENT_IDX: nothing pending, nothing sent either");
     }
@@ -114,7 +115,7 @@ class SplitVirtqueueNotifyTest
     void noInterruptFlagIsRespectedWithoutEventIdx()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), false, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), false, callFd);
         drv.setUsedEvent(0xffff);   // must be ignored without EVENT_IDX
 
         consume(drv, q, 2);
@@ -135,7 +136,7 @@ class SplitVirtqueueNotifyTest
     void noCallFdMeansNoInterruptCounted()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), false, -1);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), false, -1);
         consume(drv, q, 1);
         assertFalse(q.flush());
         assertEquals(0, q.interrupts());
@@ -157,7 +158,7 @@ class SplitVirtqueueNotifyTest
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, base);
         drv.setEventIdx(true);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), true, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), true, callFd);
         drv.setAvailFlags(VirtioNet.AVAIL_F_NO_INTERRUPT);   // ignored with EVENT_IDX
         drv.setUsedEvent(usedEvent);
         consume(drv, q, n);
@@ -202,7 +203,7 @@ class SplitVirtqueueNotifyTest
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 65530);
         drv.setEventIdx(true);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), true, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), true, callFd);
 
         drv.setUsedEvent(65533);           // wants an interrupt once element 65533 is used
         consume(drv, q, 2);                // 65530, 65531 -> new 65532
@@ -247,7 +248,7 @@ class SplitVirtqueueNotifyTest
     void suppressKicksWithoutEventIdxSetsNoNotify()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), false, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), false, callFd);
         assertEquals(0, drv.usedFlags());
         assertTrue(drv.kickNeeded(drv.availIdx()));
         q.suppressKicks();
@@ -263,7 +264,7 @@ class SplitVirtqueueNotifyTest
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 65534);
         drv.setEventIdx(true);
-        final SplitVirtqueue q = drv.deviceQueue(mem.table(), true, callFd);
+        final SplitVirtqueue q = DeviceQueues.of(drv, DeviceQueues.hostTable(mem), true, callFd);
         drv.addRxBuffers(3, 64);
         assertEquals(3, q.available());
         q.pop();
@@ -281,7 +282,7 @@ class SplitVirtqueueNotifyTest
 
         // At index 0 avail_event wraps to 65535.
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE, 0);
-        final SplitVirtqueue q2 = drv2.deviceQueue(mem.table(), true, callFd);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, DeviceQueues.hostTable(mem), true, callFd);
         q2.suppressKicks();
         assertEquals(0xffff, drv2.availEvent());
     }

@@ -1,7 +1,8 @@
 package dev.vswitch.vhost;
 
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.vhost.testing.DeviceQueues;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -83,7 +84,7 @@ class SplitVirtqueueTest
     {
         final int base = 65530;
         final DriverRing drv = DriverRing.allocate(mem, 16, base);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         assertEquals(base, q.lastAvailIndex());
         assertEquals(0, q.available());
 
@@ -142,7 +143,7 @@ class SplitVirtqueueTest
     void availableCountsAcrossWrapAndFullRingIsNotBroken()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 65533);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         drv.addRxBuffers(SIZE, 64);   // avail->idx 65533 -> 5
         assertEquals(5, drv.availIdx());
         assertEquals(SIZE, q.available(), "exactly size available is legal");
@@ -159,7 +160,7 @@ class SplitVirtqueueTest
     void checkpointAndRewindAcrossWrap()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 65535);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final int[] heads = drv.addRxBuffers(3, 64);
         final int cp = q.checkpoint();
         assertEquals(65535, cp);
@@ -177,7 +178,7 @@ class SplitVirtqueueTest
     void indirectTxChainWalksEveryEntry()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final byte[] payload = pattern(300, 5);
         final int head = drv.addTx(DriverRing.netHeader(), payload, true, 12, 100, 200);
         assertEquals(SIZE - 1, drv.freeDescriptors(), "indirect chain uses one ring descriptor");
@@ -197,7 +198,7 @@ class SplitVirtqueueTest
         // 2.7.5.3.2: the device MUST ignore the write-only flag of the descriptor that refers to the table; the
         // driver here leaves it clear, and the entries carry WRITE.
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         drv.addRxIndirect(64, 64);
         assertEquals(2, popAndWalk(q, true));
         assertEquals(128, q.chainBytes());
@@ -213,7 +214,7 @@ class SplitVirtqueueTest
     void nestedIndirectIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final long buf = drv.allocBuffer(64);
         final long inner = table(1);
         mem.putDesc(inner, buf, 64, 0, 0);
@@ -229,7 +230,7 @@ class SplitVirtqueueTest
     void indirectWithNextIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final long buf = drv.allocBuffer(64);
         final long t = table(1);
         mem.putDesc(t, buf, 64, 0, 0);
@@ -250,7 +251,7 @@ class SplitVirtqueueTest
         for (final int len : new int[] {0, 8, 24, 17, 16 * (SplitVirtqueue.MAX_INDIRECT + 1)})
         {
             final DriverRing drv = DriverRing.allocate(mem, SIZE);
-            final SplitVirtqueue q = drv.deviceQueue(false);
+            final SplitVirtqueue q = DeviceQueues.of(drv, false);
             publishRaw(drv, 0, t, len, DESC_F_INDIRECT, 0);
             assertEquals(SplitVirtqueue.ERR_INDIRECT, popAndWalk(q, false), "indirect len " + len);
         }
@@ -267,7 +268,7 @@ class SplitVirtqueueTest
             mem.putDesc(t + 16L * i, buf, 1, i < n - 1 ? DESC_F_NEXT : 0, i + 1);
         }
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         publishRaw(drv, 0, t, 16 * n, DESC_F_INDIRECT, 0);
         final long[] addr = new long[n];
         final int[] len = new int[n];
@@ -280,19 +281,19 @@ class SplitVirtqueueTest
     void indirectTableOutsideGuestMemoryIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         publishRaw(drv, 0, mem.gpa() + mem.size() + 4096, 32, DESC_F_INDIRECT, 0);
         assertEquals(SplitVirtqueue.ERR_ADDRESS, popAndWalk(q, false));
 
         // Starts inside, ends one entry past the end of the region.
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         publishRaw(drv2, 0, mem.gpa() + mem.size() - 16, 32, DESC_F_INDIRECT, 0);
         assertEquals(SplitVirtqueue.ERR_ADDRESS, popAndWalk(q2, false));
 
         // Below the region.
         final DriverRing drv3 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q3 = drv3.deviceQueue(false);
+        final SplitVirtqueue q3 = DeviceQueues.of(drv3, false);
         publishRaw(drv3, 0, mem.gpa() - 16, 16, DESC_F_INDIRECT, 0);
         assertEquals(SplitVirtqueue.ERR_ADDRESS, popAndWalk(q3, false));
     }
@@ -305,7 +306,7 @@ class SplitVirtqueueTest
         mem.putDesc(loop, buf, 8, DESC_F_NEXT, 1);
         mem.putDesc(loop + 16, buf, 8, DESC_F_NEXT, 0);
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         publishRaw(drv, 0, loop, 32, DESC_F_INDIRECT, 0);
         assertEquals(SplitVirtqueue.ERR_LOOP, popAndWalk(q, false));
 
@@ -313,7 +314,7 @@ class SplitVirtqueueTest
         mem.putDesc(past, buf, 8, DESC_F_NEXT, 2);   // next == table size
         mem.putDesc(past + 16, buf, 8, 0, 0);
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         publishRaw(drv2, 0, past, 32, DESC_F_INDIRECT, 0);
         assertEquals(SplitVirtqueue.ERR_INDEX, popAndWalk(q2, false));
     }
@@ -324,7 +325,7 @@ class SplitVirtqueueTest
     void selfLoopIsCutAtRingSize()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         publishRaw(drv, 3, drv.allocBuffer(64), 64, DESC_F_NEXT, 3);
         final long[] many = new long[1024];
         assertEquals(1, q.available());
@@ -336,7 +337,7 @@ class SplitVirtqueueTest
     void twoCycleIsCut()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final long buf = drv.allocBuffer(64);
         drv.writeDesc(2, buf, 16, DESC_F_NEXT, 5);
         drv.writeDesc(5, buf, 16, DESC_F_NEXT, 2);
@@ -355,7 +356,7 @@ class SplitVirtqueueTest
         {
             drv.writeDesc(i, buf, 4, i < SIZE - 1 ? DESC_F_NEXT : 0, i + 1);
         }
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         drv.publishAvail(0);
         assertEquals(SIZE, popAndWalk(q, false));
         assertEquals(4L * SIZE, q.chainBytes());
@@ -366,7 +367,7 @@ class SplitVirtqueueTest
         {
             drv2.writeDesc(i, buf, 4, DESC_F_NEXT, (i + 1) % SIZE);
         }
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         drv2.publishAvail(0);
         assertEquals(SplitVirtqueue.ERR_LOOP, popAndWalk(q2, false));
     }
@@ -375,11 +376,11 @@ class SplitVirtqueueTest
     void nextIndexBeyondRingIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         publishRaw(drv, 0, drv.allocBuffer(64), 64, DESC_F_NEXT, SIZE);
         assertEquals(SplitVirtqueue.ERR_INDEX, popAndWalk(q, false));
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         publishRaw(drv2, 0, drv2.allocBuffer(64), 64, DESC_F_NEXT, 0xffff);
         assertEquals(SplitVirtqueue.ERR_INDEX, popAndWalk(q2, false));
     }
@@ -391,7 +392,7 @@ class SplitVirtqueueTest
         for (final long addr : bad)
         {
             final DriverRing drv = DriverRing.allocate(mem, SIZE);
-            final SplitVirtqueue q = drv.deviceQueue(false);
+            final SplitVirtqueue q = DeviceQueues.of(drv, false);
             publishRaw(drv, 0, addr, 1, 0, 0);
             assertEquals(SplitVirtqueue.ERR_ADDRESS, popAndWalk(q, false), "addr 0x" + Long.toHexString(addr));
         }
@@ -402,13 +403,13 @@ class SplitVirtqueueTest
     {
         final long end = mem.gpa() + mem.size();
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         publishRaw(drv, 0, end - 8, 9, 0, 0);
         assertEquals(SplitVirtqueue.ERR_ADDRESS, popAndWalk(q, false));
 
         // The last byte exactly is fine.
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         publishRaw(drv2, 0, end - 8, 8, 0, 0);
         assertEquals(1, popAndWalk(q2, false));
         assertEquals(mem.host(end - 8), segAddr[0]);
@@ -441,14 +442,14 @@ class SplitVirtqueueTest
     void lengthBeyondChainLimitIsRejectedBeforeTranslation()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final long buf = drv.allocBuffer(64);
         publishRaw(drv, 0, buf, 0xffff_ffff, 0, 0);   // 4 GB - 1: the largest 32-bit len
         assertEquals(SplitVirtqueue.ERR_TOO_LONG, popAndWalk(q, false));
 
         // Two descriptors that are each fine but add up to more than MAX_CHAIN_BYTES.
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         final long big = mem.alloc(SplitVirtqueue.MAX_CHAIN_BYTES, 64);
         drv2.writeDesc(0, big, (int)SplitVirtqueue.MAX_CHAIN_BYTES, DESC_F_NEXT, 1);
         drv2.writeDesc(1, big, 1, 0, 0);
@@ -457,7 +458,7 @@ class SplitVirtqueueTest
 
         // Exactly the limit is accepted.
         final DriverRing drv3 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q3 = drv3.deviceQueue(false);
+        final SplitVirtqueue q3 = DeviceQueues.of(drv3, false);
         publishRaw(drv3, 0, big, (int)SplitVirtqueue.MAX_CHAIN_BYTES, 0, 0);
         assertEquals(1, popAndWalk(q3, false));
         assertEquals(SplitVirtqueue.MAX_CHAIN_BYTES, q3.chainBytes());
@@ -467,7 +468,7 @@ class SplitVirtqueueTest
     void tooManySegmentsForTheCallersArrayIsRejected()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final int head = drv.addTx(DriverRing.netHeader(), pattern(30, 1), false, 12, 10, 10, 10);
         assertEquals(1, q.available());
         assertEquals(head, q.pop());
@@ -485,7 +486,7 @@ class SplitVirtqueueTest
     void headIndexBeyondRingBreaksTheRing()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 100);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         drv.publishAvail(SIZE);   // head == size
         assertEquals(1, q.available());
         assertEquals(SplitVirtqueue.ERR_HEAD, q.pop());
@@ -499,7 +500,7 @@ class SplitVirtqueueTest
     void availIndexJumpingByMoreThanSizeBreaksTheRing()
     {
         final DriverRing drv = DriverRing.allocate(mem, SIZE, 65530);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         drv.setAvailIdx(65530 + SIZE + 1);   // wraps to 3
         assertEquals(0, q.available());
         assertTrue(q.isBroken());
@@ -508,7 +509,7 @@ class SplitVirtqueueTest
 
         // And an index behind lastAvail (a driver moving avail->idx backwards) reads as a huge jump.
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE, 10);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         drv2.setAvailIdx(9);
         assertEquals(0, q2.available());
         assertTrue(q2.isBroken());
@@ -519,14 +520,14 @@ class SplitVirtqueueTest
     {
         // A device-writable descriptor in a TX (device-readable) chain.
         final DriverRing drv = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q = drv.deviceQueue(false);
+        final SplitVirtqueue q = DeviceQueues.of(drv, false);
         final long buf = drv.allocBuffer(64);
         publishRaw(drv, 0, buf, 64, DESC_F_WRITE, 0);
         assertEquals(SplitVirtqueue.ERR_DIRECTION, popAndWalk(q, false));
 
         // Readable first, writable second (legal for virtio-blk, not for a net TX chain).
         final DriverRing drv2 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q2 = drv2.deviceQueue(false);
+        final SplitVirtqueue q2 = DeviceQueues.of(drv2, false);
         drv2.writeDesc(0, buf, 32, DESC_F_NEXT, 1);
         drv2.writeDesc(1, buf, 32, DESC_F_WRITE, 0);
         drv2.publishAvail(0);
@@ -534,13 +535,13 @@ class SplitVirtqueueTest
 
         // A read-only descriptor in an RX chain the device would write into.
         final DriverRing drv3 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q3 = drv3.deviceQueue(false);
+        final SplitVirtqueue q3 = DeviceQueues.of(drv3, false);
         drv3.addTx(pattern(60, 2));
         assertEquals(SplitVirtqueue.ERR_DIRECTION, popAndWalk(q3, true));
 
         // Inside an indirect table too.
         final DriverRing drv4 = DriverRing.allocate(mem, SIZE);
-        final SplitVirtqueue q4 = drv4.deviceQueue(false);
+        final SplitVirtqueue q4 = DeviceQueues.of(drv4, false);
         drv4.addRxIndirect(32, 32);
         assertEquals(SplitVirtqueue.ERR_DIRECTION, popAndWalk(q4, false));
     }
@@ -551,9 +552,9 @@ class SplitVirtqueueTest
         for (final int bad : new int[] {0, -1, 3, 100, 65536, VirtioNet.MAX_QUEUE_SIZE * 2})
         {
             assertThrows(IllegalArgumentException.class,
-                () -> new SplitVirtqueue(bad, 0, 0, 0, mem.table(), false, -1, 0), "size " + bad);
+                () -> new SplitVirtqueue(bad, 0, 0, 0, DeviceQueues.hostTable(mem), false, -1, 0), "size " + bad);
         }
         assertEquals(VirtioNet.MAX_QUEUE_SIZE,
-            new SplitVirtqueue(VirtioNet.MAX_QUEUE_SIZE, 0, 0, 0, mem.table(), false, -1, 0).size());
+            new SplitVirtqueue(VirtioNet.MAX_QUEUE_SIZE, 0, 0, 0, DeviceQueues.hostTable(mem), false, -1, 0).size());
     }
 }

@@ -1,10 +1,11 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.vhost.testing.DeviceQueues;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import dev.vswitch.vhost.testing.TestPublisher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -44,7 +45,7 @@ class VhostUserOffloadTest
     {
         final GuestMemory mem = GuestMemory.create("g" + closeables.size(), 8 << 20, GuestMemory.DEFAULT_GPA,
             GuestMemory.DEFAULT_UVA);
-        final GuestMemoryTable table = mem.mapTable();
+        final GuestMemoryTable table = DeviceQueues.mapTable(mem);
         final VhostUserPort port;
         final DriverRing rx = DriverRing.allocate(mem, RING, 0);
         final DriverRing tx = DriverRing.allocate(mem, RING, 0);
@@ -52,8 +53,8 @@ class VhostUserOffloadTest
         Guest(final int id, final long features, final int mtu)
         {
             port = new VhostUserPort(id, "g" + id, 0, mtu);
-            port.publishRing(0, rx.deviceQueue(table, false, -1), BASE | features);
-            port.publishRing(1, tx.deviceQueue(table, false, -1), BASE | features);
+            port.publishRing(0, DeviceQueues.of(rx, table, false, -1), BASE | features);
+            port.publishRing(1, DeviceQueues.of(tx, table, false, -1), BASE | features);
             closeables.add(this);
         }
 
@@ -177,7 +178,7 @@ class VhostUserOffloadTest
         final byte[] frame = tcpFrame(333);
         a.tx.addTx(DriverRing.netHeader(1, 0, 54, 0, CSUM_START, CSUM_OFFSET, 0), frame, false);
         final PacketEvent e = receiveOne(a);
-        b.port.publishRing(0, b.rx.deviceQueue(b.table, false, -1), BASE | bit(VirtioNet.F_MRG_RXBUF));
+        b.port.publishRing(0, DeviceQueues.of(b.rx, b.table, false, -1), BASE | bit(VirtioNet.F_MRG_RXBUF));
         assertTrue(b.port.transmit(e));
         b.port.flush();
         final ByteArrayOutputStream got = new ByteArrayOutputStream();

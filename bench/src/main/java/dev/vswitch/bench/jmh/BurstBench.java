@@ -10,8 +10,8 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.vhost.VirtioNet;
 import dev.vswitch.vhost.VhostUserPort;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -63,8 +63,8 @@ public class BurstBench extends DataPathBenchmark
 
         portA = new VhostUserPort(0, "guest-a", 4, 1500);
         portB = new VhostUserPort(1, "guest-b", 4, 1500);
-        portA.publishRing(1, txA.deviceQueue(false), VirtioNet.HDR_LEN_MRG, true);
-        portB.publishRing(0, rxB.deviceQueue(false), VirtioNet.HDR_LEN_MRG, true);
+        portA.publishRing(1, DeviceQueues.of(txA, false), VirtioNet.HDR_LEN_MRG, true);
+        portB.publishRing(0, DeviceQueues.of(rxB, false), VirtioNet.HDR_LEN_MRG, true);
         final SwitchPort[] ports = { portA, portB };
         table = MacTable.inMemory(65536);
         table.learn(0, Frames.MAC_B, 1);

@@ -1,7 +1,7 @@
 package dev.vswitch.bench.jmh;
 
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 
 /**
  * The driver side of the benchmarks' rings: built once with {@link DriverRing}, then kept full forever without

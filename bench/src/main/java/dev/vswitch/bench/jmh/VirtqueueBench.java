@@ -6,8 +6,8 @@ import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.vhost.SplitVirtqueue;
 import dev.vswitch.vhost.VhostUserPort;
 import dev.vswitch.vhost.VirtioNet;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -45,7 +45,7 @@ public class VirtqueueBench extends DataPathBenchmark
             checkForkFlags();
             mem = GuestMemory.create(FakeGuest.MEMORY_BYTES);
             driver = FakeGuest.txRing(mem, Frames.udp4(Frames.MAC_B, Frames.MAC_A, -1, 64));
-            queue = driver.deviceQueue(false);
+            queue = DeviceQueues.of(driver, false);
             check(queue.available() == QUEUE_SIZE, "tx ring: " + queue.available() + " chains available");
             closeAtExit(mem);
         }
@@ -92,7 +92,7 @@ public class VirtqueueBench extends DataPathBenchmark
             mem = GuestMemory.create(FakeGuest.MEMORY_BYTES);
             driver = FakeGuest.rxRing(mem);
             port = new VhostUserPort(1, "guest-b", 4, 1500);
-            port.publishRing(0, driver.deviceQueue(false), VirtioNet.HDR_LEN_MRG, true);
+            port.publishRing(0, DeviceQueues.of(driver, false), VirtioNet.HDR_LEN_MRG, true);
             closeAtExit(mem, source);
         }
 

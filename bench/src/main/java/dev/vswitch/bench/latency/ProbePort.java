@@ -2,9 +2,9 @@ package dev.vswitch.bench.latency;
 
 import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.vhost.VirtioNet;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.agrona.UnsafeAccess;
 import sun.misc.Unsafe;
 

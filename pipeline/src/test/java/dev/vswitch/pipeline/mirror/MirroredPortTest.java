@@ -6,16 +6,16 @@ import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.ringbuffer.RingBuffer;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -209,11 +209,7 @@ class MirroredPortTest
     @Test
     void copyingDoesNotAllocate()
     {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean);
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
 
         final FakePort inner = new FakePort(0, false);
         final RingBuffer ring = MirrorRing.allocate(1 << 16);
@@ -231,8 +227,7 @@ class MirroredPortTest
                 ring.read(discard);
             }
         }
-        final long tid = Thread.currentThread().getId();
-        final long before = threads.getThreadAllocatedBytes(tid);
+        final AllocationProbe probe = AllocationProbe.start();
         for (int i = 0; i < 100_000; i++)
         {
             port.transmit(e);
@@ -242,7 +237,7 @@ class MirroredPortTest
                 ring.read(discard);
             }
         }
-        final long allocated = threads.getThreadAllocatedBytes(tid) - before;
+        final long allocated = probe.bytes();
         assertTrue(allocated < 64 * 1024, "allocated " + allocated + " bytes over 200k copies");
         assertTrue(counters.get(MirrorCounters.MIRRORED) > 100_000);
         assertTrue(counters.get(MirrorCounters.DROPPED) > 0, "the full-ring path was measured too");

@@ -2,6 +2,7 @@ package dev.vswitch.pipeline.offload;
 
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -9,7 +10,6 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.ByteArrayOutputStream;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -437,11 +437,7 @@ class TcpSegmenterTest
     @Test
     void segmentingDoesNotAllocate()
     {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
 
         final Frames.Layout l = build(Kind.IPV4_VLAN, payload(65000, 10), 0);
         Frames.scattered(l.bytes).describe(e, 0);
@@ -452,14 +448,13 @@ class TcpSegmenterTest
             assertEquals(perFrame, segmenter.segment(e, 1448, sink));
         }
 
-        final long tid = Thread.currentThread().getId();
-        final long before = threads.getThreadAllocatedBytes(tid);
+        final AllocationProbe probe = AllocationProbe.start();
         int total = 0;
         for (int i = 0; i < 1000; i++)
         {
             total += segmenter.segment(e, 1448, sink);
         }
-        final long allocated = threads.getThreadAllocatedBytes(tid) - before;
+        final long allocated = probe.bytes();
         assertEquals(1000 * perFrame, total);
         assertTrue(allocated < 64 * 1024, "segmenting 1000 x 64 KB allocated " + allocated + " bytes");
     }

@@ -2,12 +2,13 @@ package dev.vswitch.pipeline.stages;
 
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
-import dev.vswitch.pipeline.testing.FrameBuilder;
+import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +24,7 @@ class AclStageTest
 
     private PacketEvent judge(final AclStage acl, final FrameBuilder frame, final int inPort)
     {
-        final PacketEvent e = frame.offHeap().describe(new PacketEvent(), inPort);
+        final PacketEvent e = frame.as(OffHeapFrame::contiguous).describe(new PacketEvent(), inPort);
         classify.process(e);
         assertFalse(e.isDropped());
         acl.process(e);

@@ -2,7 +2,7 @@ package dev.vswitch.pipeline.stages;
 
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
-import dev.vswitch.pipeline.testing.FrameBuilder;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
 import org.junit.jupiter.api.Test;
 
@@ -15,8 +15,8 @@ import static dev.vswitch.pipeline.PacketEvent.FLAG_IPV6;
 import static dev.vswitch.pipeline.PacketEvent.FLAG_MULTICAST;
 import static dev.vswitch.pipeline.PacketEvent.FLAG_TRUNCATED_L3;
 import static dev.vswitch.pipeline.PacketEvent.FLAG_VLAN;
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,7 +39,7 @@ class ClassifyStageTest
 
     private PacketEvent classify(final FrameBuilder frame)
     {
-        return classify(frame.offHeap());
+        return classify(frame.as(OffHeapFrame::contiguous));
     }
 
     private static byte[] head(final PacketEvent e)

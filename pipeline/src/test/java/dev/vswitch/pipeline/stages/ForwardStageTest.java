@@ -6,7 +6,7 @@ import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.pipeline.testing.FakePort;
-import dev.vswitch.pipeline.testing.FrameBuilder;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -56,7 +56,7 @@ class ForwardStageTest
         {
             b.tag(0x8100, vlan);
         }
-        final OffHeapFrame frame = b.etherType(0x0800).ipv4(5, 17).udp().pad(10).offHeap();
+        final OffHeapFrame frame = b.etherType(0x0800).ipv4(5, 17).udp().pad(10).as(OffHeapFrame::contiguous);
         final PacketEvent e = frame.describe(new PacketEvent(), inPort);
         classify.process(e);
         assertFalse(e.isDropped());

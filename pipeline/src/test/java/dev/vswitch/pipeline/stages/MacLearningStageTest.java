@@ -1,11 +1,12 @@
 package dev.vswitch.pipeline.stages;
 
 import dev.vswitch.pipeline.PacketEvent;
-import dev.vswitch.pipeline.testing.FrameBuilder;
+import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
@@ -82,7 +83,7 @@ class MacLearningStageTest
     void learnsFromClassifiedTaggedFrame()
     {
         final PacketEvent e = FrameBuilder.ethernet(BROADCAST, A).tag(0x8100, 0xE000 | 42).etherType(0x0806)
-            .arp(1, A, 0).offHeap().describe(new PacketEvent(), 4);
+            .arp(1, A, 0).as(OffHeapFrame::contiguous).describe(new PacketEvent(), 4);
         new ClassifyStage().process(e);
         learning.process(e);
 

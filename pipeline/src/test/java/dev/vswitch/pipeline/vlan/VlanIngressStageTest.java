@@ -3,11 +3,12 @@ package dev.vswitch.pipeline.vlan;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.stages.ClassifyStage;
-import dev.vswitch.pipeline.testing.FrameBuilder;
+import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import org.junit.jupiter.api.Test;
 
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,7 +28,7 @@ class VlanIngressStageTest
         {
             b.tag(tpid, tci);
         }
-        final PacketEvent e = b.etherType(0x0806).pad(28).offHeap().describe(new PacketEvent(), port);
+        final PacketEvent e = b.etherType(0x0806).pad(28).as(OffHeapFrame::contiguous).describe(new PacketEvent(), port);
         classify.process(e);
         stage.process(e);
         return e;

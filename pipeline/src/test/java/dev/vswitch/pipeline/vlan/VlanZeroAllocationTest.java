@@ -10,12 +10,11 @@ import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.testing.FakePort;
 import dev.vswitch.pipeline.testing.OffHeapFrame;
+import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
-
-import static dev.vswitch.pipeline.testing.FrameBuilder.BROADCAST;
-import static dev.vswitch.pipeline.testing.FrameBuilder.ethernet;
+import static dev.vswitch.testkit.frames.FrameBuilder.BROADCAST;
+import static dev.vswitch.testkit.frames.FrameBuilder.ethernet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -30,11 +29,7 @@ class VlanZeroAllocationTest
     @Test
     void vlanPathDoesNotAllocatePerFrame()
     {
-        final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
+        assumeTrue(AllocationProbe.supported(), "no per-thread allocation counter");
 
         final FakePort[] ports = { new FakePort(0, false), new FakePort(1, false), new FakePort(2, false) };
         final VlanMembership m = new VlanMembership(3).access(0, 10).trunk(1, 10, 20).access(2, 10);
@@ -46,17 +41,17 @@ class VlanZeroAllocationTest
             final OffHeapFrame[] frames = {
                 OffHeapFrame.split(ethernet(BROADCAST, A).etherType(0x0806).pad(28).bytes(), 6),   // push to 1
                 OffHeapFrame.split(ethernet(BROADCAST, B).tag(0x8100, 10).etherType(0x0806).pad(28).bytes(), 14),
-                ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(20).offHeap(),               // unicast push
-                ethernet(BROADCAST, B).tag(0x8100, 20).etherType(0x0806).pad(28).offHeap(),          // no member
+                ethernet(B, A).etherType(0x0800).ipv4(5, 17).udp().pad(20).as(OffHeapFrame::contiguous),               // unicast push
+                ethernet(BROADCAST, B).tag(0x8100, 20).etherType(0x0806).pad(28).as(OffHeapFrame::contiguous),          // no member
             };
             final int[] inPorts = { 0, 1, 0, 1 };
             final PacketEvent e = new PacketEvent();
             run(stages, delivery, frames, inPorts, e, 50_000);
             final int tx = ports[0].transmitCount + ports[1].transmitCount + ports[2].transmitCount;
 
-            final long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+            final AllocationProbe probe = AllocationProbe.start();
             run(stages, delivery, frames, inPorts, e, FRAMES);
-            final long bytes = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+            final long bytes = probe.bytes();
 
             // Per 4 frames: 2 (flood to 1 tagged, 2 untagged) + 2 (popped to 0 and 2) + 1 (unicast to 1) + 0.
             assertEquals(FRAMES / 4 * 5,

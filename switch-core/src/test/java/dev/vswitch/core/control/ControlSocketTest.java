@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.it.SwitchHarness;
 import dev.vswitch.ctl.VswitchCtl;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -46,10 +47,12 @@ class ControlSocketTest
     static void start() throws IOException
     {
         dir = Files.createTempDirectory("vswitch-ctl");
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + ", vlan: 20}\n" +
-            "datapath: {cpus: [0], idle: backoff}\nstats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .vhostUser("vm2", dir.resolve("vm2.sock"), "vlan", 20)
+            .datapath("cpus", List.of(0), "idle", "backoff")
+            .stats(0)
+            .toString();
         Files.writeString(dir.resolve("switch.yaml"), yaml);
         sw = SwitchHarness.start(yaml);
         socket = sw.config().control().socket();

@@ -5,6 +5,8 @@ import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.stages.AclStage;
 import dev.vswitch.pipeline.stages.RateLimitStage;
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,11 +39,11 @@ class AclRateLimitTrafficTest
 
     private String ports()
     {
-        return "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        return SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
     }
 
     private Testpmd flowgen() throws Exception
@@ -60,18 +62,8 @@ class AclRateLimitTrafficTest
     /** After "stop", waits until the switch has taken every frame still in the guests' rings. */
     private static void awaitQuiet(final VSwitch sw)
     {
-        long last = -1;
-        for (int i = 0; i < 100; i++)
-        {
-            final long now = sw.counters("vm1").get(PortCounters.RX_PACKETS) + sw.counters("vm2").get(PortCounters.RX_PACKETS);
-            if (now == last)
-            {
-                return;
-            }
-            last = now;
-            Testpmd.sleep(200);
-        }
-        throw new AssertionError("traffic did not stop");
+        Await.steady("the switch's receive counts", Duration.ofSeconds(20), Duration.ofMillis(200),
+            () -> sw.counters("vm1").get(PortCounters.RX_PACKETS) + sw.counters("vm2").get(PortCounters.RX_PACKETS));
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,9 +33,10 @@ class FdbTest
     @TempDir
     Path dir;
 
-    private String port(final String name)
+    /** vhost-user server ports named {@code names}, sockets NAME.sock in the test's directory, PMD on CPU 1. */
+    private SwitchYaml ports(final String... names)
     {
-        return "  - {name: " + name + ", type: vhost-user, socket: " + dir.resolve(name + ".sock") + "}\n";
+        return SwitchYaml.create().vhostUsers(dir, names).pmdCpu(1).stats(0);
     }
 
     private static Map<Long, Integer> contents(final MacTable table)
@@ -49,10 +51,7 @@ class FdbTest
     {
         final int quota = 100;
         final int floodFrames = 200_000;
-        final String yaml = "ports:\n" + port("vm1") + port("vm2") + port("flooder") +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n" +
-            "fdb: {size: 1024, port-limit: " + quota + "}\n";
+        final String yaml = ports("vm1", "vm2", "flooder").fdb("size", 1024, "port-limit", quota).toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd pmd = Testpmd.macForwarding(List.of(
                  new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:00:01", false),
@@ -107,8 +106,7 @@ class FdbTest
     void theTableSurvivesARestartAndEntriesOfRemovedPortsAreDropped() throws Exception
     {
         final Path file = dir.resolve("fdb.dat");
-        final String first = "ports:\n" + port("vm1") + port("vm2") +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\nfdb: {file: " + file + "}\n";
+        final String first = ports("vm1", "vm2").fdb("file", file).toString();
         try (VSwitch sw = SwitchHarness.start(first);
              VhostDriver vm1 = VhostDriver.connect(dir.resolve("vm1.sock"));
              VhostDriver vm2 = VhostDriver.connect(dir.resolve("vm2.sock")))
@@ -121,9 +119,12 @@ class FdbTest
         assertTrue(Files.size(file) > 0);
 
         // vm2 removed, vm3 added in front: every port id changes. A static entry comes from the YAML.
-        final String second = "ports:\n" + port("vm3") + port("vm1") +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n" +
-            "fdb:\n  file: " + file + "\n  static:\n    - {mac: 02:00:00:00:00:99, port: vm3}\n";
+        final String second = ports("vm3", "vm1")
+            .raw("fdb:\n" +
+                "  file: " + file + "\n" +
+                "  static:\n" +
+                "    - {mac: 02:00:00:00:00:99, port: vm3}\n")
+            .toString();
         try (VSwitch sw = SwitchHarness.start(second);
              VhostDriver vm3 = VhostDriver.connect(dir.resolve("vm3.sock"));
              VhostDriver vm1 = VhostDriver.connect(dir.resolve("vm1.sock")))
@@ -153,8 +154,7 @@ class FdbTest
     @Test
     void anEntryAgesOutInRealTimeAndItsMacFloodsAgain() throws Exception
     {
-        final String yaml = "ports:\n" + port("vm1") + port("vm2") +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\nfdb: {aging-seconds: 2}\n";
+        final String yaml = ports("vm1", "vm2").fdb("aging-seconds", 2).toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              VhostDriver vm1 = VhostDriver.connect(dir.resolve("vm1.sock"));
              VhostDriver vm2 = VhostDriver.connect(dir.resolve("vm2.sock")))

@@ -9,10 +9,12 @@ import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.LibC;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.vhost.VhostUserDevice;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,12 +50,11 @@ class HostileFrontEndTest
     @Test
     void aHostileFrontEndNeverStopsForwardingBetweenTheOtherPorts() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "  - {name: vm3, type: vhost-user, socket: " + dir.resolve("vm3.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2", "vm3")
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final Path vm3 = dir.resolve("vm3.sock");
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd pair = Testpmd.macForwarding(List.of(
@@ -196,9 +197,11 @@ class HostileFrontEndTest
         {
             final Path run = Files.createDirectories(dir.resolve(leave ? "leave" : "stay"));
             final Path config = run.resolve("switch.yaml");
-            Files.writeString(config, "ports:\n" +
-                "  - {name: vm1, type: vhost-user, socket: " + run.resolve("vm1.sock") + "}\n" +
-                "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n");
+            Files.writeString(config, SwitchYaml.create()
+                .vhostUser("vm1", run.resolve("vm1.sock"))
+                .pmdCpu(1)
+                .stats(0)
+                .toString());
             final Path log = run.resolve("switch.log");
             final Process sw = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
@@ -288,17 +291,8 @@ class HostileFrontEndTest
     /** A 64-byte broadcast frame from a MAC of vm3's own. */
     private static byte[] frame(final int tag)
     {
-        final byte[] f = new byte[64];
-        for (int i = 0; i < 6; i++)
-        {
-            f[i] = (byte)0xff;
-        }
-        f[6] = 0x02;
-        f[7] = 0x0c;
-        f[11] = 3;
-        f[12] = 0x08;
-        f[14] = (byte)tag;
-        return f;
+        return FrameBuilder.ethernet(FrameBuilder.BROADCAST, 0x020c_0000_0003L).etherType(0x0800).u8(tag)
+            .fillTo(64, 0).bytes();
     }
 
     /** Ethernet + IPv4 + TCP headers (54 bytes) and {@code payload} bytes, to a unicast MAC of testpmd's pair. */

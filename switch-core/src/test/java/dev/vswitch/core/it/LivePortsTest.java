@@ -9,6 +9,7 @@ import dev.vswitch.ctl.VswitchCtl;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,10 +37,11 @@ class LivePortsTest
     @Test
     void portsAddedAndRemovedWhileThePairForwards() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml))
         {
             final ControlCommands commands = new ControlCommands(sw, "test.yaml", yaml);

@@ -5,6 +5,8 @@ import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.Mirror;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,12 +38,12 @@ class MirrorToPcapTest
     void tcpdumpReadsEveryFrameVm1SentAndReceived() throws Exception
     {
         final Path pcap = dir.resolve("vm1.pcap");
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "mirror: {from: vm1, to-pcap: " + pcap + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .section("mirror", "from", "vm1", "to-pcap", pcap)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final VSwitch sw = SwitchHarness.start(yaml);
         final Mirror mirror = sw.mirrors().get(0);
         final MirrorCounters mc = mirror.counters();
@@ -59,8 +61,8 @@ class MirrorToPcapTest
                     sw.port("vm1").isUp() && sw.port("vm2").isUp());
                 pmd.command("start tx_first " + BURSTS);
                 final PortCounters vm1 = sw.counters("vm1");
-                SwitchHarness.await("the traffic to settle", Duration.ofSeconds(20), () -> settled(vm1),
-                    vm1::summary);
+                Await.steady("the traffic", Duration.ofSeconds(20), Duration.ofMillis(500),
+                    () -> vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS));
                 port0 = pmd.stats(Duration.ofSeconds(10)).get(0);
                 rx = vm1.get(PortCounters.RX_PACKETS);
                 tx = vm1.get(PortCounters.TX_PACKETS);
@@ -109,12 +111,12 @@ class MirrorToPcapTest
     void underLoadEveryFrameIsMirroredOrCountedAsDropped() throws Exception
     {
         final Path pcap = dir.resolve("load.pcap");
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "mirror:\n  - {from: vm1, to-pcap: " + pcap + ", snaplen: 64}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .mirror("from", "vm1", "to-pcap", pcap, "snaplen", 64)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final VSwitch sw = SwitchHarness.start(yaml);
         final MirrorCounters mc = sw.mirrors().get(0).counters();
         final PortCounters vm1 = sw.counters("vm1");
@@ -132,8 +134,8 @@ class MirrorToPcapTest
                 pmd.command("start tx_first 4");
                 Testpmd.sleep(1000);
                 pmd.command("stop");
-                SwitchHarness.await("the traffic to settle", Duration.ofSeconds(20), () -> settled(vm1),
-                    vm1::summary);
+                Await.steady("the traffic", Duration.ofSeconds(20), Duration.ofMillis(500),
+                    () -> vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS));
             }
             rx = vm1.get(PortCounters.RX_PACKETS);
             tx = vm1.get(PortCounters.TX_PACKETS);
@@ -152,21 +154,6 @@ class MirrorToPcapTest
         assertEquals(mc.get(MirrorCounters.MIRRORED), mc.get(MirrorCounters.WRITTEN));
         assertEquals(0, mc.get(MirrorCounters.WRITE_ERRORS));
         assertEquals(read.frames(), read.count(MAC1 + " > " + MAC2) + read.count(MAC2 + " > " + MAC1));
-    }
-
-    /** Nothing new for half a second. */
-    private long last = -1;
-
-    private boolean settled(final PortCounters c)
-    {
-        final long now = c.get(PortCounters.RX_PACKETS) + c.get(PortCounters.TX_PACKETS);
-        if (now == 0 || now != last)
-        {
-            last = now;
-            Testpmd.sleep(500);
-            return false;
-        }
-        return true;
     }
 
     /** {@code tcpdump -r FILE -nn -e}: its output lines, checked for read errors. */

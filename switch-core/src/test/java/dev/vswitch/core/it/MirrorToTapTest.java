@@ -5,6 +5,8 @@ import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.mirror.Mirror;
 import dev.vswitch.pipeline.mirror.MirrorCounters;
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,12 +38,12 @@ class MirrorToTapTest
     void tcpdumpOnTheMirrorTapSeesVm1sTraffic() throws Exception
     {
         final String tap = "vswm" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "mirror:\n  - {from: vm1, to-tap: " + tap + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .mirror("from", "vm1", "to-tap", tap)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (Netns ns = Netns.create(); VSwitch sw = SwitchHarness.start(yaml))
         {
             final Mirror mirror = sw.mirrors().get(0);
@@ -69,15 +71,8 @@ class MirrorToTapTest
                         sw.port("vm1").isUp() && sw.port("vm2").isUp());
                     pmd.command("start tx_first 16");
                     final PortCounters vm1 = sw.counters("vm1");
-                    final long[] last = { -1 };
-                    SwitchHarness.await("the traffic to settle", Duration.ofSeconds(20), () ->
-                    {
-                        final long now = vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS);
-                        final boolean same = now > 0 && now == last[0];
-                        last[0] = now;
-                        Testpmd.sleep(500);
-                        return same;
-                    });
+                    Await.steady("the traffic", Duration.ofSeconds(20), Duration.ofMillis(500),
+                        () -> vm1.get(PortCounters.RX_PACKETS) + vm1.get(PortCounters.TX_PACKETS));
                     rx = vm1.get(PortCounters.RX_PACKETS);
                     tx = vm1.get(PortCounters.TX_PACKETS);
                     // 2 x 512 frames meet testpmd's 256-slot RX ring: when its lcore starts polling late some are ring-full

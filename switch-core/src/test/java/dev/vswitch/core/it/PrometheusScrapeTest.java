@@ -1,5 +1,6 @@
 package dev.vswitch.core.it;
 
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,11 +55,12 @@ class PrometheusScrapeTest
         final int metricsPort = freePort();
         final Path log = dir.resolve("switch.log");
         final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n" +
-            "metrics: {listen: 127.0.0.1:" + metricsPort + "}\n");
+        Files.writeString(config, SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(1)
+            .section("metrics", "listen", "127.0.0.1:" + metricsPort)
+            .toString());
         final Process sw = new ProcessBuilder(SwitchProcess.javaCommand(config)).redirectErrorStream(true)
             .redirectOutput(log.toFile()).start();
         Process prometheus = null;

@@ -3,6 +3,7 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,13 +28,13 @@ class ReconnectTest
     @Test
     void frontEndRestartsUnderTrafficWithoutLeaksOrHarmToOtherPorts() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "  - {name: vm3, type: vhost-user, mode: client, reconnect-ms: 200, socket: " + dir.resolve("b3.sock") + "}\n" +
-            "  - {name: vm4, type: vhost-user, mode: client, reconnect-ms: 200, socket: " + dir.resolve("b4.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .vhostUser("vm3", dir.resolve("b3.sock"), "mode", "client", "reconnect-ms", 200)
+            .vhostUser("vm4", dir.resolve("b4.sock"), "mode", "client", "reconnect-ms", 200)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd steady = Testpmd.macForwarding(List.of(
                  new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:01:01", false),

@@ -7,6 +7,7 @@ import dev.vswitch.core.control.ControlServer;
 import dev.vswitch.ctl.VswitchCtl;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,7 +65,8 @@ class ReloadTest
                 SwitchHarness.await("vm1 and vm2 up", Duration.ofSeconds(20),
                     () -> sw.port("vm1").isUp() && sw.port("vm2").isUp());
                 steady.command("start tx_first 16");
-                Testpmd.sleep(500);
+                Await.until("traffic through vm1", Duration.ofSeconds(10),
+                    () -> sw.counters("vm1").get(PortCounters.TX_PACKETS) > 0);
                 final long connections = sw.endpoint("vm1").connections();
                 final long vm1Before = sw.counters("vm1").get(PortCounters.TX_PACKETS);
 
@@ -112,7 +114,8 @@ class ReloadTest
                 assertTrue(human.out().contains("not applied, needs a restart: stats"), human.out());
 
                 // The pair forwarded throughout, losing nothing but frames its own rings had no room for.
-                Testpmd.sleep(500);
+                Await.until("the pair to forward 10,000 more frames", Duration.ofSeconds(10),
+                    () -> sw.counters("vm1").get(PortCounters.TX_PACKETS) > vm1Before + 10_000);
                 assertTrue(sw.counters("vm1").get(PortCounters.TX_PACKETS) > vm1Before + 10_000);
                 for (final String name : List.of("vm1", "vm2"))
                 {

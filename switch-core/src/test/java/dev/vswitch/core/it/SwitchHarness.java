@@ -3,6 +3,7 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.config.ConfigException;
 import dev.vswitch.core.config.ConfigLoader;
+import dev.vswitch.testkit.Await;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -27,22 +28,16 @@ public final class SwitchHarness
         }
     }
 
+    /** {@link Await#until}: kept as a name the integration tests already use. */
     public static void await(final String what, final Duration timeout, final BooleanSupplier condition)
     {
-        await(what, timeout, condition, () -> "");
+        Await.until(what, timeout, condition);
     }
 
+    /** {@link Await#until} with a detail for the failure message. */
     public static void await(final String what, final Duration timeout, final BooleanSupplier condition,
         final java.util.function.Supplier<String> detail)
     {
-        final long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean())
-        {
-            if (System.nanoTime() > deadline)
-            {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what + " " + detail.get());
-            }
-            Testpmd.sleep(20);
-        }
+        Await.until(what, timeout, condition, detail);
     }
 }

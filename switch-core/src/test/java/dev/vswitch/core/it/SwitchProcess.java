@@ -1,5 +1,8 @@
 package dev.vswitch.core.it;
 
+import dev.vswitch.testkit.Await;
+
+import dev.vswitch.testkit.config.SwitchYaml;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,19 +29,10 @@ public final class SwitchProcess
         return cmd;
     }
 
-    public static void awaitLog(final Path log, final String text, final Duration timeout) throws IOException
+    /** Waits until the switch's log shows {@code text} ({@link Await#fileContains}). */
+    public static void awaitLog(final Path log, final String text, final Duration timeout)
     {
-        final long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline)
-        {
-            if (Files.exists(log) && Files.readString(log).contains(text))
-            {
-                return;
-            }
-            Testpmd.sleep(100);
-        }
-        throw new AssertionError("switch log never showed '" + text + "':\n" +
-            (Files.exists(log) ? Files.readString(log) : "(no log)"));
+        Await.fileContains(log, text, timeout);
     }
 
     /**
@@ -48,10 +42,11 @@ public final class SwitchProcess
     static Process startTwoPorts(final Path dir, final Path log) throws IOException
     {
         final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 1}\n");
+        Files.writeString(config, SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(1)
+            .toString());
         final Process sw = new ProcessBuilder(javaCommand(config)).redirectErrorStream(true)
             .redirectOutput(log.toFile()).start();
         try
@@ -59,7 +54,7 @@ public final class SwitchProcess
             awaitLog(log, "[vm2] listening on", Duration.ofSeconds(60));
             return sw;
         }
-        catch (final IOException | RuntimeException | Error ex)
+        catch (final RuntimeException | Error ex)
         {
             sw.destroyForcibly();
             throw ex;
@@ -83,7 +78,7 @@ public final class SwitchProcess
             awaitLog(log, "unicast=", Duration.ofSeconds(10));
             return pmd;
         }
-        catch (final IOException | RuntimeException | Error ex)
+        catch (final RuntimeException | Error ex)
         {
             pmd.close();
             throw ex;

@@ -4,6 +4,7 @@ import dev.vswitch.core.VSwitch;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.LibC;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import dev.vswitch.vhost.VhostUserPort;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,11 +47,13 @@ class SwitchRestartTest
     void switchRestartsFiveTimesUnderTrafficAndTheFrontEndsResume() throws Exception
     {
         final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, mode: client, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, mode: client, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "fdb: {file: " + dir.resolve("fdb.map") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n");
+        Files.writeString(config, SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"), "mode", "client")
+            .vhostUser("vm2", dir.resolve("vm2.sock"), "mode", "client")
+            .fdb("file", dir.resolve("fdb.map"))
+            .pmdCpu(1)
+            .stats(0)
+            .toString());
         Process sw = start(config, dir.resolve("switch-0.log"));
         try (Testpmd pmd = Testpmd.macForwarding(List.of(
             new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:0c:01", true),
@@ -139,10 +142,12 @@ class SwitchRestartTest
     @Test
     void onePortsConnectionDropsAndComesBackWhileTheSwitchKeepsRunning() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, mode: client, reconnect-ms: 100, socket: " + dir.resolve("a.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, mode: client, reconnect-ms: 100, socket: " + dir.resolve("b.sock") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("a.sock"), "mode", "client", "reconnect-ms", 100)
+            .vhostUser("vm2", dir.resolve("b.sock"), "mode", "client", "reconnect-ms", 100)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd pmd = Testpmd.macForwarding(List.of(
                  new Testpmd.Port(dir.resolve("a.sock"), "02:00:00:00:0d:01", true),

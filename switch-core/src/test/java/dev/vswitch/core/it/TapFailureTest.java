@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.DropReason;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,10 +21,11 @@ class TapFailureTest
     @Test
     void aTapThatCannotBeCreatedLeavesTheOtherPortsRunning() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: uplink, type: tap, ifname: lo}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .tap("uplink", "lo")
+            .stats(0)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml))
         {
             assertFalse(sw.port("uplink").isUp(), "the refused tap is down");
@@ -42,11 +44,12 @@ class TapFailureTest
     void aStartThatFailsLaterClosesTheTapItOpened() throws Exception
     {
         final String ifname = "vswf" + (ProcessHandle.current().pid() % 100000);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: uplink, type: tap, ifname: " + ifname + "}\n" +
-            "fdb: {file: /proc/version}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .tap("uplink", ifname)
+            .fdb("file", "/proc/version")
+            .stats(0)
+            .toString();
         final Exception failure = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
             () -> SwitchHarness.start(yaml).close());
         System.out.println("start failed as expected: " + failure);

@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,12 +25,11 @@ class TestpmdForwardingTest
     @Test
     void forwardsBothWaysAndStopsFloodingOnceLearned() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "  - {name: vm3, type: vhost-user, socket: " + dir.resolve("vm3.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2", "vm3")
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd pmd = Testpmd.macForwarding(List.of(
                  new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:00:01", false),
@@ -76,11 +76,11 @@ class TestpmdForwardingTest
     @Test
     void dpdkVirtioPicksItsInOrderPathsAndFramesStillFlow() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              Testpmd pmd = Testpmd.start(List.of(
                  new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:00:01", false),

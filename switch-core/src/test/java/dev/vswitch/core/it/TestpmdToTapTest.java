@@ -2,6 +2,8 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,11 +27,12 @@ class TestpmdToTapTest
     void framesFromTestpmdArriveInTheNamespace() throws Exception
     {
         final String ifname = "vswt" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: uplink, type: tap, ifname: " + ifname + ", mac: '02:00:00:00:88:01'}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .tap("uplink", ifname, "mac", "02:00:00:00:88:01")
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         try (Netns ns = Netns.create(); VSwitch sw = SwitchHarness.start(yaml))
         {
             ns.adopt(ifname);
@@ -44,7 +47,8 @@ class TestpmdToTapTest
                 pmd.command("start");
                 Testpmd.sleep(2000);
                 pmd.command("stop");
-                Testpmd.sleep(500);
+                Await.steady("the uplink's transmit count", Duration.ofSeconds(10), Duration.ofMillis(300),
+                    () -> sw.counters("uplink").get(PortCounters.TX_PACKETS));
             }
             final long arrived = rxPackets(ns, ifname) - before;
             final PortCounters up = sw.counters("uplink");

@@ -1,14 +1,17 @@
 package dev.vswitch.core.it;
 
+import dev.vswitch.testkit.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -40,7 +43,8 @@ class ThreadPlacementTest
         {
             try (Testpmd pmd = SwitchProcess.startLoop(dir, log, "02:00:00:00:04:"))
             {
-                Thread.sleep(1000);
+                Await.until("the PMD thread on CPU 1 and the JVM's threads moved off it", Duration.ofSeconds(20),
+                    () -> placed(sw.pid(), log));
 
                 final TreeMap<String, String> placement = placement(sw.pid());
                 final String text = Files.readString(log, StandardCharsets.UTF_8);
@@ -71,6 +75,20 @@ class ThreadPlacementTest
             {
                 sw.destroyForcibly();
             }
+        }
+    }
+
+    /** The switch has said it moved the JVM's threads, and its PMD thread is pinned. */
+    private static boolean placed(final long pid, final Path log)
+    {
+        try
+        {
+            return Files.readString(log, StandardCharsets.UTF_8).contains("JVM threads kept on CPU(s)") &&
+                placement(pid).entrySet().stream().anyMatch(t -> t.getKey().startsWith("pmd-0") && "1".equals(t.getValue()));
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.vswitch.core.it;
 
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -92,17 +94,17 @@ class UserStageJarTest
 
     private String yaml(final String nth)
     {
-        return "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 1}\n" +
-            "pipeline:\n" +
-            "  stages:\n" +
-            "    - classify\n" +
-            "    - drop-every-nth: { n: " + nth + " }\n" +
-            "    - mac-learning\n" +
-            "    - forward\n";
+        return SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(1)
+            .raw("pipeline:\n" +
+                "  stages:\n" +
+                "    - classify\n" +
+                "    - drop-every-nth: { n: " + nth + " }\n" +
+                "    - mac-learning\n" +
+                "    - forward\n")
+            .toString();
     }
 
     /** With the metrics endpoint on {@code port}. */
@@ -152,14 +154,14 @@ class UserStageJarTest
             .redirectOutput(log.toFile()).start();
         try
         {
-            awaitLog(log, "pipeline classify -> drop-every-nth -> mac-learning -> forward", Duration.ofSeconds(60));
+            Await.fileContains(log, "pipeline classify -> drop-every-nth -> mac-learning -> forward", Duration.ofSeconds(60));
             final List<Testpmd.PortStats> stats;
             try (Testpmd pmd = Testpmd.start(List.of(
                 new Testpmd.Port(dir.resolve("vm1.sock"), "02:00:00:00:06:01", false),
                 new Testpmd.Port(dir.resolve("vm2.sock"), "02:00:00:00:06:02", false)), "flowgen", null))
             {
                 pmd.awaitPrompt(Duration.ofSeconds(30));
-                awaitLog(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
+                Await.fileContains(log, "[vm2] ring 1 (guest tx) started", Duration.ofSeconds(20));
                 pmd.command("start");
                 Testpmd.sleep(2000);
                 pmd.command("stop");
@@ -167,9 +169,9 @@ class UserStageJarTest
                 stats = pmd.stats(Duration.ofSeconds(10));
                 // Two stats intervals with no traffic: the last line has the final counts.
                 final int mark = Files.readString(log).length();
-                awaitLog(log, mark, "[drop-every-nth] n=4", Duration.ofSeconds(5));
+                Await.fileContains(log, mark, "[drop-every-nth] n=4", Duration.ofSeconds(5));
                 final int mark2 = Files.readString(log).length();
-                awaitLog(log, mark2, "[drop-every-nth] n=4", Duration.ofSeconds(5));
+                Await.fileContains(log, mark2, "[drop-every-nth] n=4", Duration.ofSeconds(5));
                 // The stage's own counters, registered through the stage SPI, on the metrics endpoint.
                 metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
                     java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(),
@@ -224,30 +226,5 @@ class UserStageJarTest
         }
         assertTrue(value >= 0, "log has " + regex + ":\n" + text);
         return value;
-    }
-
-    private static void awaitLog(final Path log, final String text, final Duration timeout) throws IOException
-    {
-        awaitLog(log, 0, text, timeout);
-    }
-
-    private static void awaitLog(final Path log, final int from, final String text, final Duration timeout)
-        throws IOException
-    {
-        final long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline)
-        {
-            if (Files.exists(log))
-            {
-                final String s = Files.readString(log);
-                if (s.length() > from && s.indexOf(text, from) >= 0)
-                {
-                    return;
-                }
-            }
-            Testpmd.sleep(100);
-        }
-        throw new AssertionError("switch log never showed '" + text + "':\n" +
-            (Files.exists(log) ? Files.readString(log) : "(no log)"));
     }
 }

@@ -1,8 +1,9 @@
 package dev.vswitch.core.it;
 
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.frames.FrameBuilder;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -61,15 +62,7 @@ final class VhostDriver implements AutoCloseable
     /** A minimal frame: dst, src, a local experimental EtherType (no L3 for the classifier to judge), padding. */
     static byte[] frame(final long dst, final long src)
     {
-        final byte[] f = new byte[60];
-        for (int i = 0; i < 6; i++)
-        {
-            f[i] = (byte)(dst >>> (40 - 8 * i));
-            f[6 + i] = (byte)(src >>> (40 - 8 * i));
-        }
-        f[12] = (byte)0x88;
-        f[13] = (byte)0xB5;
-        return f;
+        return FrameBuilder.ethernet(dst, src).etherType(0x88B5).fillTo(60, 0).bytes();
     }
 
     /** Queues a frame on the TX ring, waiting (up to 10 s) for a free descriptor. */

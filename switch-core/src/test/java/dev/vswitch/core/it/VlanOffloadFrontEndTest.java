@@ -2,8 +2,9 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import dev.vswitch.vhost.VirtioNet;
-import dev.vswitch.vhost.testing.DriverRing;
+import dev.vswitch.testkit.vhost.DriverRing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,12 +40,13 @@ class VlanOffloadFrontEndTest
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void offloadOffsetsFollowTheTagAndCompletionHappensOnTheEditedFrame() throws Exception
     {
-        final String yaml = "ports:\n" +
-            "  - {name: acc, type: vhost-user, socket: " + dir.resolve("acc.sock") + ", vlan: 10}\n" +
-            "  - {name: rx, type: vhost-user, socket: " + dir.resolve("rx.sock") + ", vlan: 10}\n" +
-            "  - {name: trk, type: vhost-user, socket: " + dir.resolve("trk.sock") + ", trunk: [10]}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("acc", dir.resolve("acc.sock"), "vlan", 10)
+            .vhostUser("rx", dir.resolve("rx.sock"), "vlan", 10)
+            .vhostUser("trk", dir.resolve("trk.sock"), "trunk", List.of(10))
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final long hostOffloads = VirtioNet.bit(VirtioNet.F_CSUM) | VirtioNet.bit(VirtioNet.F_HOST_TSO4);
         final long guestOffloads = VirtioNet.bit(VirtioNet.F_GUEST_CSUM) | VirtioNet.bit(VirtioNet.F_GUEST_TSO4);
         try (VSwitch sw = SwitchHarness.start(yaml);

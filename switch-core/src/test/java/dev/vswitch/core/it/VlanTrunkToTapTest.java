@@ -3,12 +3,13 @@ package dev.vswitch.core.it;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,13 +55,14 @@ class VlanTrunkToTapTest
     void trunkTapCarriesTagsAndAccessPortsSeeThemUntagged() throws Exception
     {
         final String ifname = "vswv" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
-        final String yaml = "ports:\n" +
-            "  - {name: acc10, type: vhost-user, socket: " + dir.resolve("acc10.sock") + ", vlan: 10}\n" +
-            "  - {name: acc20, type: vhost-user, socket: " + dir.resolve("acc20.sock") + ", vlan: 20}\n" +
-            "  - {name: trk, type: vhost-user, socket: " + dir.resolve("trk.sock") + ", trunk: [10, 20]}\n" +
-            "  - {name: uplink, type: tap, ifname: " + ifname + ", mac: '" + TAP_MAC + "', trunk: [10, 20]}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("acc10", dir.resolve("acc10.sock"), "vlan", 10)
+            .vhostUser("acc20", dir.resolve("acc20.sock"), "vlan", 20)
+            .vhostUser("trk", dir.resolve("trk.sock"), "trunk", List.of(10, 20))
+            .tap("uplink", ifname, "mac", TAP_MAC, "trunk", List.of(10, 20))
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
         final Path capture = dir.resolve("tcpdump.txt");
         try (Netns ns = Netns.create(); VSwitch sw = SwitchHarness.start(yaml))
         {
@@ -201,19 +203,12 @@ class VlanTrunkToTapTest
 
     private static byte[] frame(final long src, final int tag, final int seq, final int length)
     {
-        final ByteBuffer b = ByteBuffer.allocate(length);
-        b.putShort((short)0xffff).putInt(0xffffffff);
-        b.putShort((short)(src >>> 32)).putInt((int)src);
+        final FrameBuilder b = FrameBuilder.ethernet(FrameBuilder.BROADCAST, src);
         if (tag != 0)
         {
-            b.putShort((short)0x8100).putShort((short)tag);
+            b.tag(0x8100, tag);
         }
-        b.putShort((short)ETHERTYPE_TEST).putInt(seq);
-        while (b.hasRemaining())
-        {
-            b.put((byte)0x5a);
-        }
-        return b.array();
+        return b.etherType(ETHERTYPE_TEST).u32(seq).fillTo(length, 0x5a).bytes();
     }
 
     private static String mac(final long mac)

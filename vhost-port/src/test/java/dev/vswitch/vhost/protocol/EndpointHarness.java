@@ -5,20 +5,22 @@ import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.DatapathBarrier;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PacketPublisher;
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.frames.FrameBuilder;
 import dev.vswitch.vhost.VhostUserDevice;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A real {@link VhostUserEndpoint} (server mode) on a socket in a temp dir, plus what the protocol tests share:
@@ -106,16 +108,8 @@ final class EndpointHarness implements AutoCloseable
     /** A 64-byte Ethernet frame (broadcast, IPv4 ethertype) tagged with {@code tag}. */
     static byte[] frame(final int tag)
     {
-        final byte[] f = new byte[64];
-        for (int i = 0; i < 6; i++)
-        {
-            f[i] = (byte)0xff;
-        }
-        f[6] = 0x02;
-        f[11] = (byte)tag;
-        f[12] = 0x08;
-        f[14] = (byte)tag;
-        return f;
+        return FrameBuilder.ethernet(FrameBuilder.BROADCAST, 0x0200_0000_0000L | (tag & 0xff)).etherType(0x0800).u8(tag)
+            .fillTo(64, 0).bytes();
     }
 
     @Override
@@ -126,17 +120,10 @@ final class EndpointHarness implements AutoCloseable
 
     // ------------------------------------------------------------------ helpers
 
+    /** The endpoint tests' wait: {@code condition} within 2 s. */
     static void awaitTrue(final BooleanSupplier condition, final String message)
     {
-        final long deadline = System.nanoTime() + 2_000_000_000L;
-        while (!condition.getAsBoolean())
-        {
-            if (System.nanoTime() > deadline)
-            {
-                fail(message + " (within 2 s)");
-            }
-            sleep(5);
-        }
+        Await.until(message, Duration.ofSeconds(2), condition);
     }
 
     static void sleep(final long millis)
@@ -201,18 +188,13 @@ final class EndpointHarness implements AutoCloseable
          */
         void assertRestored(final int fdSlack, final int mappingSlack, final String what)
         {
-            final long deadline = System.nanoTime() + 2_000_000_000L;
-            Resources current = now();
-            while (!current.within(this, fdSlack, mappingSlack) && System.nanoTime() < deadline)
-            {
-                sleep(10);
-                current = now();
-            }
-            if (!current.within(this, fdSlack, mappingSlack))
-            {
-                fail(what + ": resources not released: baseline " + this + ", now " + current + " (slack " +
-                    fdSlack + " fds, " + mappingSlack + " mappings); fds opened since: " + current.newSince(this));
-            }
+            Await.until(what + ": resources released", Duration.ofSeconds(2),
+                () -> now().within(this, fdSlack, mappingSlack), () ->
+                {
+                    final Resources current = now();
+                    return "baseline " + this + ", now " + current + " (slack " + fdSlack + " fds, " + mappingSlack +
+                        " mappings); fds opened since: " + current.newSince(this);
+                });
         }
     }
 

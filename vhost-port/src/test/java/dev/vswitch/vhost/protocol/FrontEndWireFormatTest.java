@@ -3,8 +3,8 @@ package dev.vswitch.vhost.protocol;
 import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.UnixSocket;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -13,7 +13,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
-import static dev.vswitch.vhost.testing.FrontEnd.*;
+import static dev.vswitch.testkit.vhost.FrontEnd.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**

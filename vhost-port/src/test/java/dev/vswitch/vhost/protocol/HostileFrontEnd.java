@@ -4,12 +4,12 @@ import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.Mmap;
 import dev.vswitch.vhost.VhostUserDevice;
-import dev.vswitch.vhost.testing.FrontEnd;
+import dev.vswitch.testkit.vhost.FrontEnd;
 
 import java.io.IOException;
 
-import static dev.vswitch.vhost.testing.FrontEnd.FLAG_NEED_REPLY;
-import static dev.vswitch.vhost.testing.FrontEnd.VERSION;
+import static dev.vswitch.testkit.vhost.FrontEnd.FLAG_NEED_REPLY;
+import static dev.vswitch.testkit.vhost.FrontEnd.VERSION;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -2,9 +2,9 @@ package dev.vswitch.vhost.protocol;
 
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.vhost.RingResume;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -22,8 +22,8 @@ import static dev.vswitch.vhost.protocol.EndpointHarness.MEMORY_BYTES;
 import static dev.vswitch.vhost.protocol.EndpointHarness.RING_SIZE;
 import static dev.vswitch.vhost.protocol.EndpointHarness.awaitTrue;
 import static dev.vswitch.vhost.protocol.EndpointHarness.frame;
-import static dev.vswitch.vhost.testing.FrontEnd.RX_QUEUE;
-import static dev.vswitch.vhost.testing.FrontEnd.TX_QUEUE;
+import static dev.vswitch.testkit.vhost.FrontEnd.RX_QUEUE;
+import static dev.vswitch.testkit.vhost.FrontEnd.TX_QUEUE;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**

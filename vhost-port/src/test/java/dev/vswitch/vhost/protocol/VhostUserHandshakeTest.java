@@ -3,9 +3,9 @@ package dev.vswitch.vhost.protocol;
 import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.vhost.VhostUserDevice;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -23,7 +23,7 @@ import static dev.vswitch.vhost.protocol.EndpointHarness.MEMORY_BYTES;
 import static dev.vswitch.vhost.protocol.EndpointHarness.RING_SIZE;
 import static dev.vswitch.vhost.protocol.EndpointHarness.awaitTrue;
 import static dev.vswitch.vhost.protocol.EndpointHarness.frame;
-import static dev.vswitch.vhost.testing.FrontEnd.*;
+import static dev.vswitch.testkit.vhost.FrontEnd.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The normal life of a vhost-user connection, as QEMU drives it, against a real endpoint. */

@@ -1,11 +1,11 @@
 package dev.vswitch.vhost.protocol;
 
 import dev.vswitch.vhost.VhostUserDevice;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.FrontEnd.Region;
-import dev.vswitch.vhost.testing.FrontEnd.Reply;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.FrontEnd.Region;
+import dev.vswitch.testkit.vhost.FrontEnd.Reply;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
@@ -27,7 +27,7 @@ import static dev.vswitch.vhost.protocol.EndpointHarness.RING_SIZE;
 import static dev.vswitch.vhost.protocol.EndpointHarness.SLACK;
 import static dev.vswitch.vhost.protocol.EndpointHarness.awaitTrue;
 import static dev.vswitch.vhost.protocol.HostileFrontEnd.*;
-import static dev.vswitch.vhost.testing.FrontEnd.*;
+import static dev.vswitch.testkit.vhost.FrontEnd.*;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 

@@ -3,10 +3,10 @@ package dev.vswitch.vhost.protocol;
 import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.PacketEvent;
-import dev.vswitch.vhost.testing.DriverRing;
-import dev.vswitch.vhost.testing.FrontEnd;
-import dev.vswitch.vhost.testing.FrontEnd.Region;
-import dev.vswitch.vhost.testing.GuestMemory;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.FrontEnd;
+import dev.vswitch.testkit.vhost.FrontEnd.Region;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -25,7 +25,7 @@ import static dev.vswitch.vhost.protocol.EndpointHarness.SLACK;
 import static dev.vswitch.vhost.protocol.EndpointHarness.awaitTrue;
 import static dev.vswitch.vhost.protocol.EndpointHarness.frame;
 import static dev.vswitch.vhost.protocol.HostileFrontEnd.*;
-import static dev.vswitch.vhost.testing.FrontEnd.*;
+import static dev.vswitch.testkit.vhost.FrontEnd.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**

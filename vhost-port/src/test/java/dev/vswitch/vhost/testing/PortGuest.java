@@ -1,6 +1,8 @@
 package dev.vswitch.vhost.testing;
 
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.vhost.DriverRing;
+import dev.vswitch.testkit.vhost.GuestMemory;
 import dev.vswitch.vhost.GuestMemoryTable;
 import dev.vswitch.vhost.SplitVirtqueue;
 import dev.vswitch.vhost.VhostUserPort;
@@ -26,12 +28,12 @@ public final class PortGuest implements AutoCloseable
         final int callFd)
     {
         mem = GuestMemory.create("vm" + id, 4 << 20, GuestMemory.DEFAULT_GPA, GuestMemory.DEFAULT_UVA);
-        table = mem.mapTable();   // a second mapping, translated through uva like SET_VRING_ADDR
+        table = DeviceQueues.mapTable(mem);   // a second mapping, translated through uva like SET_VRING_ADDR
         port = new VhostUserPort(id, "vm" + id, rxRetries);
         rx = DriverRing.allocate(mem, RING, base);
         tx = DriverRing.allocate(mem, RING, base);
-        rxQ = rx.deviceQueue(table, false, callFd);
-        txQ = tx.deviceQueue(table, false, -1);
+        rxQ = DeviceQueues.of(rx, table, false, callFd);
+        txQ = DeviceQueues.of(tx, table, false, -1);
         if (port.isUp())
         {
             throw new IllegalStateException("port up before its rings were published");

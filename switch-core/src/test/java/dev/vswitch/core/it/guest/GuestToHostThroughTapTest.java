@@ -4,6 +4,7 @@ import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.it.Netns;
 import dev.vswitch.core.it.SwitchHarness;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
@@ -42,11 +43,12 @@ class GuestToHostThroughTapTest
         final Path logs = Path.of("target", "guest-logs").toAbsolutePath();
         Files.createDirectories(logs);
         final String ifname = "vswt" + ThreadLocalRandom.current().nextInt(100_000, 1_000_000);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: uplink, type: tap, ifname: " + ifname + ", mac: '02:00:00:00:77:01'}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 10}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"))
+            .tap("uplink", ifname, "mac", "02:00:00:00:77:01")
+            .pmdCpu(1)
+            .stats(10)
+            .toString();
 
         try (Netns ns = Netns.create();
              VSwitch sw = SwitchHarness.start(yaml);

@@ -1,6 +1,7 @@
 package dev.vswitch.core.it.guest;
 
 import dev.vswitch.core.it.SwitchProcess;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,11 +38,13 @@ class GuestsSurviveSwitchRestartTest
         final Path logs = Path.of("target", "guest-logs").toAbsolutePath();
         Files.createDirectories(logs);
         final Path config = dir.resolve("switch.yaml");
-        Files.writeString(config, "ports:\n" +
-            "  - {name: vm1, type: vhost-user, mode: client, reconnect-ms: 200, socket: " + dir.resolve("q1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, mode: client, reconnect-ms: 200, socket: " + dir.resolve("q2.sock") + "}\n" +
-            "fdb: {file: " + dir.resolve("fdb.map") + "}\n" +
-            "datapath: {cpus: [1]}\nstats: {interval-seconds: 0}\n");
+        Files.writeString(config, SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("q1.sock"), "mode", "client", "reconnect-ms", 200)
+            .vhostUser("vm2", dir.resolve("q2.sock"), "mode", "client", "reconnect-ms", 200)
+            .fdb("file", dir.resolve("fdb.map"))
+            .pmdCpu(1)
+            .stats(0)
+            .toString());
         Process sw = null;
         try (QemuGuest server = QemuGuest.builder().name("restart-server").socket(dir.resolve("q1.sock"))
                  .qemuIsServer(true).mac("52:54:00:00:40:01").ip("10.0.0.1/24").role(QemuGuest.Role.SERVER)

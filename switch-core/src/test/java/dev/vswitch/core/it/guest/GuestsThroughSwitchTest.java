@@ -3,6 +3,7 @@ package dev.vswitch.core.it.guest;
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.it.SwitchHarness;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,11 +34,12 @@ class GuestsThroughSwitchTest
         Files.createDirectories(logs);
         final Path vm1 = dir.resolve("vm1.sock");
         final Path vm2 = dir.resolve("qemu-vm2.sock");
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + vm1 + "}\n" +
-            "  - {name: vm2, type: vhost-user, mode: client, reconnect-ms: 200, socket: " + vm2 + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 10}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", vm1)
+            .vhostUser("vm2", vm2, "mode", "client", "reconnect-ms", 200)
+            .pmdCpu(1)
+            .stats(10)
+            .toString();
 
         try (VSwitch sw = SwitchHarness.start(yaml);
              QemuGuest server = QemuGuest.builder().name("server").socket(vm1).mac("52:54:00:00:10:01")
@@ -98,11 +100,11 @@ class GuestsThroughSwitchTest
         GuestImage.ensureBuilt();
         final Path logs = Path.of("target", "guest-logs").toAbsolutePath();
         Files.createDirectories(logs);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + "}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + "}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 10}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUsers(dir, "vm1", "vm2")
+            .pmdCpu(1)
+            .stats(10)
+            .toString();
         try (VSwitch sw = SwitchHarness.start(yaml);
              QemuGuest server = QemuGuest.builder().name("plain-server").socket(dir.resolve("vm1.sock"))
                  .mac("52:54:00:00:30:01").ip("10.0.0.1/24").role(QemuGuest.Role.SERVER).peer("10.0.0.2")

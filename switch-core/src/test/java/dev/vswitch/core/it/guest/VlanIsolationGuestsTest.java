@@ -4,6 +4,8 @@ import dev.vswitch.core.VSwitch;
 import dev.vswitch.core.it.SwitchHarness;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.stages.MacTable;
+import dev.vswitch.testkit.Await;
+import dev.vswitch.testkit.config.SwitchYaml;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,12 +42,13 @@ class VlanIsolationGuestsTest
         GuestImage.ensureBuilt();
         final Path logs = Path.of("target", "guest-logs").toAbsolutePath();
         Files.createDirectories(logs);
-        final String yaml = "ports:\n" +
-            "  - {name: vm1, type: vhost-user, socket: " + dir.resolve("vm1.sock") + ", vlan: 10}\n" +
-            "  - {name: vm2, type: vhost-user, socket: " + dir.resolve("vm2.sock") + ", vlan: 10}\n" +
-            "  - {name: vm3, type: vhost-user, socket: " + dir.resolve("vm3.sock") + ", vlan: 20}\n" +
-            "datapath: {cpus: [1]}\n" +
-            "stats: {interval-seconds: 0}\n";
+        final String yaml = SwitchYaml.create()
+            .vhostUser("vm1", dir.resolve("vm1.sock"), "vlan", 10)
+            .vhostUser("vm2", dir.resolve("vm2.sock"), "vlan", 10)
+            .vhostUser("vm3", dir.resolve("vm3.sock"), "vlan", 20)
+            .pmdCpu(1)
+            .stats(0)
+            .toString();
 
         try (VSwitch sw = SwitchHarness.start(yaml);
              QemuGuest vm1 = guest("vlan10-a", dir.resolve("vm1.sock"), MAC1, "10.0.0.1/24", "10.0.0.2", logs);
@@ -114,38 +117,27 @@ class VlanIsolationGuestsTest
     /** The first VSW-STATS line printed after console line {@code from}. */
     private static String awaitStatsAfter(final QemuGuest guest, final int from)
     {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (System.nanoTime() < deadline)
+        final String[] stats = new String[1];
+        Await.until("VSW-STATS from " + guest.name(), Duration.ofSeconds(20),
+            () -> (stats[0] = statsAfter(guest.consoleLines(), from)) != null, () -> "\n" + guest.tail(20));
+        return stats[0];
+    }
+
+    private static String statsAfter(final List<String> lines, final int from)
+    {
+        for (int i = from; i < lines.size(); i++)
         {
-            final List<String> lines = guest.consoleLines();
-            for (int i = from; i < lines.size(); i++)
+            final int at = lines.get(i).indexOf("VSW-STATS");
+            if (at >= 0)
             {
-                final int at = lines.get(i).indexOf("VSW-STATS");
-                if (at >= 0)
-                {
-                    return lines.get(i).substring(at);
-                }
+                return lines.get(i).substring(at);
             }
-            sleep(200);
         }
-        throw new AssertionError("no VSW-STATS from " + guest.name() + ":\n" + guest.tail(20));
+        return null;
     }
 
     private static long mac(final String text)
     {
         return Long.parseLong(text.replace(":", ""), 16);
-    }
-
-    private static void sleep(final long millis)
-    {
-        try
-        {
-            Thread.sleep(millis);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(ex);
-        }
     }
 }

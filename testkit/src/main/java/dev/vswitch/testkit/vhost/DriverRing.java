@@ -1,8 +1,4 @@
-package dev.vswitch.vhost.testing;
-
-import dev.vswitch.vhost.GuestMemoryTable;
-import dev.vswitch.vhost.SplitVirtqueue;
-import dev.vswitch.vhost.VirtioNet;
+package dev.vswitch.testkit.vhost;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -14,7 +10,8 @@ import java.util.List;
 
 /**
  * The DRIVER (guest) side of one split virtqueue (virtio 1.2, 2.7), laid out in a {@link GuestMemory} so the same
- * bytes can be handed to the switch, either directly ({@link #deviceQueue}) or over a vhost-user socket (fd from
+ * bytes can be handed to the switch, either directly (vhost-port's tests build the device side over the same
+ * addresses) or over a vhost-user socket (fd from
  * {@link GuestMemory#fd()}, ring addresses from {@link #descUva()} etc.).
  * <p>
  * Layout at the ring's gpa: descriptor table (16 * size), then the avail ring (flags, idx, ring[size], used_event),
@@ -28,17 +25,30 @@ import java.util.List;
  * write anything at all; the free list only knows about chains this class built.
  * <p>
  * Indexes: the ring can start at any 16-bit index ({@code startIndex}), which both avail->idx and used->idx are
- * initialised to; give the device the same value as its base (the {@link SplitVirtqueue} constructor's
- * {@code base}, or SET_VRING_BASE). Start near 65535 to exercise wrap-around.
+ * initialised to; give the device the same value as its base (the device queue's {@code base}, or
+ * SET_VRING_BASE). Start near 65535 to exercise wrap-around.
  * <p>
  * Not thread-safe: one test thread plays the driver. Index stores are release stores and index loads acquire
  * loads, so a device running on another thread sees consistent rings.
+ * <p>
+ * The layout constants below are the driver's own reading of the spec, deliberately not imported from the switch's
+ * device side: a test that used the device's constants to build the rings it feeds the device would agree with
+ * the device's mistakes.
  */
 public final class DriverRing
 {
     public static final int DEFAULT_SLOT_BYTES = 2048;
     /** virtio_net_hdr with num_buffers (VERSION_1 / MRG_RXBUF). */
-    public static final int NET_HDR_LEN = VirtioNet.HDR_LEN_MRG;
+    public static final int NET_HDR_LEN = 12;
+    /** Largest split queue size (virtio 1.2, 2.7: Queue Size is at most 32768). */
+    public static final int MAX_QUEUE_SIZE = 32768;
+    /** virtq_desc.flags (2.7.5). */
+    public static final int DESC_F_NEXT = 1;
+    public static final int DESC_F_WRITE = 2;
+    public static final int DESC_F_INDIRECT = 4;
+    /** virtq_avail.flags (2.7.6) and virtq_used.flags (2.7.8). */
+    public static final int AVAIL_F_NO_INTERRUPT = 1;
+    public static final int USED_F_NO_NOTIFY = 1;
     /** Byte written into fresh device-writable buffers so a test can tell untouched bytes apart. */
     public static final byte POISON = (byte)0xEE;
 
@@ -93,12 +103,30 @@ public final class DriverRing
     /** Bytes from the ring's gpa to the end of its used ring. */
     public static long footprint(final int size)
     {
-        return usedOffset(size) + SplitVirtqueue.usedRingBytes(size);
+        return usedOffset(size) + usedRingBytes(size);
+    }
+
+    /** struct virtq_desc[size]: 16 bytes each. */
+    public static long descTableBytes(final int size)
+    {
+        return 16L * size;
+    }
+
+    /** flags, idx, ring[size], used_event: 2 bytes each. */
+    public static long availRingBytes(final int size)
+    {
+        return 6L + 2L * size;
+    }
+
+    /** flags, idx, ring[size] of {id, len} (8 bytes each), avail_event. */
+    public static long usedRingBytes(final int size)
+    {
+        return 6L + 8L * size;
     }
 
     private static long usedOffset(final int size)
     {
-        final long availEnd = SplitVirtqueue.descTableBytes(size) + SplitVirtqueue.availRingBytes(size);
+        final long availEnd = descTableBytes(size) + availRingBytes(size);
         return (availEnd + 63) & -64L;
     }
 
@@ -127,7 +155,7 @@ public final class DriverRing
     public DriverRing(final GuestMemory mem, final int size, final long gpa, final int startIndex,
         final int slotBytes)
     {
-        if (size <= 0 || size > VirtioNet.MAX_QUEUE_SIZE || (size & (size - 1)) != 0)
+        if (size <= 0 || size > MAX_QUEUE_SIZE || (size & (size - 1)) != 0)
         {
             throw new IllegalArgumentException("ring size " + size);
         }
@@ -143,7 +171,7 @@ public final class DriverRing
         this.size = size;
         this.mask = size - 1;
         this.descGpa = gpa;
-        this.availGpa = gpa + SplitVirtqueue.descTableBytes(size);
+        this.availGpa = gpa + descTableBytes(size);
         this.usedGpa = gpa + usedOffset(size);
         this.startIndex = startIndex & 0xffff;
         this.slotBytes = slotBytes;
@@ -229,40 +257,6 @@ public final class DriverRing
     public long descGpa(final int i)
     {
         return descGpa + 16L * i;
-    }
-
-    /**
-     * The device side of this ring over {@code table}, starting at {@link #startIndex()}. Ring addresses are
-     * translated like the switch does (uva), falling back to gpa for tables made with
-     * {@link GuestMemoryTable#ofHostMemory} (which know no uva).
-     */
-    public SplitVirtqueue deviceQueue(final GuestMemoryTable table, final boolean eventIdx, final int callFd)
-    {
-        return new SplitVirtqueue(size,
-            translate(table, descGpa, SplitVirtqueue.descTableBytes(size)),
-            translate(table, availGpa, SplitVirtqueue.availRingBytes(size)),
-            translate(table, usedGpa, SplitVirtqueue.usedRingBytes(size)),
-            table, eventIdx, callFd, startIndex);
-    }
-
-    /** {@link #deviceQueue(GuestMemoryTable, boolean, int)} over {@link GuestMemory#table()}, no call fd. */
-    public SplitVirtqueue deviceQueue(final boolean eventIdx)
-    {
-        return deviceQueue(mem.table(), eventIdx, -1);
-    }
-
-    private long translate(final GuestMemoryTable table, final long gpa, final long len)
-    {
-        long h = table.uvaToHost(mem.uvaOf(gpa), len);
-        if (h == 0)
-        {
-            h = table.gpaToHost(gpa, len);
-        }
-        if (h == 0)
-        {
-            throw new IllegalArgumentException("ring part at gpa 0x" + Long.toHexString(gpa) + " not in table");
-        }
-        return h;
     }
 
     // ------------------------------------------------------------------ virtio_net_hdr
@@ -392,7 +386,7 @@ public final class DriverRing
             bufLen[i] = chunks[i].length;
             mem.putBytes(bufGpa[i], chunks[i]);
         }
-        final int wflag = writable ? VirtioNet.DESC_F_WRITE : 0;
+        final int wflag = writable ? DESC_F_WRITE : 0;
         final int[] descs;
         if (indirect)
         {
@@ -400,11 +394,11 @@ public final class DriverRing
             for (int i = 0; i < chunks.length; i++)
             {
                 final boolean last = i == chunks.length - 1;
-                mem.putDesc(table + 16L * i, bufGpa[i], bufLen[i], wflag | (last ? 0 : VirtioNet.DESC_F_NEXT),
+                mem.putDesc(table + 16L * i, bufGpa[i], bufLen[i], wflag | (last ? 0 : DESC_F_NEXT),
                     last ? 0 : i + 1);
             }
             descs = new int[] {allocDesc()};
-            writeDesc(descs[0], table, 16 * chunks.length, VirtioNet.DESC_F_INDIRECT, 0);
+            writeDesc(descs[0], table, 16 * chunks.length, DESC_F_INDIRECT, 0);
         }
         else
         {
@@ -416,7 +410,7 @@ public final class DriverRing
             for (int i = 0; i < chunks.length; i++)
             {
                 final boolean last = i == chunks.length - 1;
-                writeDesc(descs[i], bufGpa[i], bufLen[i], wflag | (last ? 0 : VirtioNet.DESC_F_NEXT),
+                writeDesc(descs[i], bufGpa[i], bufLen[i], wflag | (last ? 0 : DESC_F_NEXT),
                     last ? 0 : descs[i + 1]);
             }
         }
@@ -609,7 +603,7 @@ public final class DriverRing
         return eventIdx;
     }
 
-    /** avail->flags (e.g. {@link VirtioNet#AVAIL_F_NO_INTERRUPT}). */
+    /** avail->flags (e.g. {@link #AVAIL_F_NO_INTERRUPT}). */
     public void setAvailFlags(final int flags)
     {
         mem.putShortRelease(availGpa, flags);
@@ -631,7 +625,7 @@ public final class DriverRing
         return mem.getShort(availGpa + 4 + 2L * size);
     }
 
-    /** used->flags as the device wrote them (e.g. {@link VirtioNet#USED_F_NO_NOTIFY}). */
+    /** used->flags as the device wrote them (e.g. {@link #USED_F_NO_NOTIFY}). */
     public int usedFlags()
     {
         return mem.getShortAcquire(usedGpa);
@@ -653,7 +647,7 @@ public final class DriverRing
         {
             return needEvent(availEvent(), availIdx, oldAvailIdx);
         }
-        return (usedFlags() & VirtioNet.USED_F_NO_NOTIFY) == 0;
+        return (usedFlags() & USED_F_NO_NOTIFY) == 0;
     }
 
     /** vring_need_event of virtio 1.2, 2.7.10: did the index moving from old to new pass event? */

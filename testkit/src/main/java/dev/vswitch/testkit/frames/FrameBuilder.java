@@ -1,8 +1,13 @@
-package dev.vswitch.pipeline.testing;
+package dev.vswitch.testkit.frames;
 
 import java.io.ByteArrayOutputStream;
+import java.util.function.Function;
 
-/** Builds Ethernet frames byte by byte (network byte order) for the classifier and forwarding tests. */
+/**
+ * Builds Ethernet frames byte by byte (network byte order): MACs, VLAN tags, EtherType, IPv4/IPv6, TCP/UDP/ARP
+ * headers with fixed, recognisable field values, and padding. {@link #bytes()} gives the frame; {@link #as} hands
+ * it to whatever holds frames in the module under test (e.g. {@code as(OffHeapFrame::contiguous)} in pipeline).
+ */
 public final class FrameBuilder
 {
     public static final long BROADCAST = 0xFFFF_FFFF_FFFFL;
@@ -109,6 +114,16 @@ public final class FrameBuilder
         return this;
     }
 
+    /** Bytes of {@code value} up to a frame length of {@code length} (e.g. 60 with zeros, as a NIC pads). */
+    public FrameBuilder fillTo(final int length, final int value)
+    {
+        while (out.size() < length)
+        {
+            out.write(value & 0xff);
+        }
+        return this;
+    }
+
     public int length()
     {
         return out.size();
@@ -119,8 +134,9 @@ public final class FrameBuilder
         return out.toByteArray();
     }
 
-    public OffHeapFrame offHeap()
+    /** The frame's bytes turned into what the test needs, e.g. {@code as(OffHeapFrame::contiguous)}. */
+    public <T> T as(final Function<byte[], T> holder)
     {
-        return OffHeapFrame.contiguous(bytes());
+        return holder.apply(bytes());
     }
 }

@@ -1,10 +1,8 @@
-package dev.vswitch.vhost.testing;
+package dev.vswitch.testkit.vhost;
 
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.LibC;
 import dev.vswitch.nativeio.Mmap;
-import dev.vswitch.vhost.GuestMemoryTable;
-import dev.vswitch.vhost.VhostUserException;
 import org.agrona.UnsafeAccess;
 import sun.misc.Unsafe;
 
@@ -23,7 +21,7 @@ import java.nio.ByteOrder;
  * <p>
  * The memfd stays open until {@link #close()}; {@link #fd()} is owned by this object (sending it with SCM_RIGHTS
  * passes a copy). {@link #dupFd()} returns a fresh fd to the same memory for APIs that take ownership, such as
- * {@link GuestMemoryTable#map}.
+ * the switch's guest memory table (vhost-port's tests build one over this memory).
  */
 public final class GuestMemory implements AutoCloseable
 {
@@ -46,7 +44,6 @@ public final class GuestMemory implements AutoCloseable
     private final int fd;
     private final long host;
     private long next;   // offset of the next free byte
-    private GuestMemoryTable table;
     private boolean closed;
 
     private GuestMemory(final String name, final long size, final long gpa, final long uva) throws IOException
@@ -233,39 +230,6 @@ public final class GuestMemory implements AutoCloseable
         return uva + (guestPhys - gpa);
     }
 
-    /**
-     * A table over this memory without a second mapping ({@link GuestMemoryTable#ofHostMemory}). Note that such a
-     * table translates uva == gpa (ofHostMemory has no separate uva), so hand its rings host addresses directly,
-     * or use {@link #mapTable()} to exercise uva translation. Cached; not closed by {@link #close()} (it owns
-     * nothing).
-     */
-    public GuestMemoryTable table()
-    {
-        if (table == null)
-        {
-            table = GuestMemoryTable.ofHostMemory(gpa, host, size);
-        }
-        return table;
-    }
-
-    /**
-     * Maps this memory a second time the way the switch does for SET_MEM_TABLE (gpa, size, uva, offset 0, a dup of
-     * the memfd). Host addresses from this table differ from {@link #host}, but alias the same bytes. The caller
-     * closes the returned table.
-     */
-    public GuestMemoryTable mapTable()
-    {
-        try
-        {
-            return GuestMemoryTable.map(1, new long[] {gpa}, new long[] {size}, new long[] {uva}, new long[] {0},
-                new int[] {dupFd()});
-        }
-        catch (final VhostUserException ex)
-        {
-            throw new IllegalStateException(ex);
-        }
-    }
-
     // ------------------------------------------------------------------ access by gpa (little-endian)
 
     public void putBytes(final long guestPhys, final byte[] src, final int offset, final int length)
@@ -382,7 +346,7 @@ public final class GuestMemory implements AutoCloseable
         }
     }
 
-    /** Unmaps and closes the memfd. Any table from {@link #table()} must no longer be used. */
+    /** Unmaps and closes the memfd. Any table the switch built over this memory must no longer be used. */
     @Override
     public void close()
     {

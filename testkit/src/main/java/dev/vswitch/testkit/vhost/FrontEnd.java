@@ -1,4 +1,4 @@
-package dev.vswitch.vhost.testing;
+package dev.vswitch.testkit.vhost;
 
 import dev.vswitch.nativeio.Errno;
 import dev.vswitch.nativeio.ErrnoException;
