@@ -107,7 +107,8 @@ final class TapTransmitter
                 }
                 if ((e.vnetFlags & VirtioNetHdr.F_NEEDS_CSUM) != 0)
                 {
-                    header.set(VirtioNetHdr.F_NEEDS_CSUM, VirtioNetHdr.GSO_NONE, 0, 0, e.csumStart, e.csumOffset);
+                    header.set(VirtioNetHdr.F_NEEDS_CSUM, VirtioNetHdr.GSO_NONE, policy.headerLength(), 0,
+                        e.csumStart, e.csumOffset);
                 }
                 else
                 {

@@ -31,14 +31,16 @@ import static dev.vswitch.pipeline.offload.VirtioNetHdr.GSO_TCPV6;
  * </ul>
  *
  * <h2>The rules</h2>
- * The destination's largest frame is its MTU + 14 (+ 4 for a VLAN-tagged frame). A super-frame's headers (Ethernet,
- * VLAN, IP, TCP: {@code headers}) are recomputed from the frame, as the TCP header's end: csum_start (where TCP
- * starts, which a super-frame's partial checksum must name) + the TCP data offset; the source's hdr_len is only a
- * hint (Linux's guests and tun fill it differently) and is never trusted or passed on.
+ * The destination's largest frame is its MTU + 14 (+ 4 for a VLAN-tagged frame). The hdr_len handed on is
+ * recomputed from the frame, never copied from the source (it is a hint that Linux's guests and tun fill
+ * differently, and a stage that pushes or pops a VLAN tag moves it): for TCP (a super-frame, or a partial checksum
+ * at TCP's checksum offset 16) the end of the TCP header, csum_start (where TCP starts) + the TCP data offset; for
+ * another partial checksum (UDP's, at offset 6) the end of the checksum field, csum_start + csum_offset + 2, which
+ * is where Linux's tun rounds a shorter hdr_len up to. For a super-frame that length is {@code headers} below.
  * <ul>
  * <li>Not a super-frame: longer than the largest frame: DROP TOO_BIG; shorter than an Ethernet header: DROP RUNT.
  * With NEEDS_CSUM: a checksum field outside the frame: DROP BAD_HEADER; the destination accepts CSUM: PASS (header
- * with NEEDS_CSUM, csum_start/offset, hdr_len 0), else COMPLETE.</li>
+ * with NEEDS_CSUM, csum_start/offset and the recomputed hdr_len), else COMPLETE.</li>
  * <li>A super-frame must be TCPV4/TCPV6 (ECN bit allowed), with a non-zero gso_size, NEEDS_CSUM, its checksum field
  * inside the frame, csum_start past the Ethernet header and a whole TCP header there: else DROP BAD_HEADER.</li>
  * <li>The destination accepts its type (TSO4 or TSO6, and ECN when the ECN bit is set): PASS with hdr_len =
@@ -96,8 +98,8 @@ public final class OffloadPolicy
     }
 
     /**
-     * For {@link #PASS} of a frame with a request: the hdr_len to hand on (the recomputed Ethernet-to-end-of-TCP
-     * length of a super-frame, 0 otherwise). For {@link #SEGMENT}: the same length, of each segment's headers.
+     * For {@link #PASS} of a frame with a request: the hdr_len to hand on, recomputed (see the class comment; 0 for
+     * a frame without a request). For {@link #SEGMENT}: the super-frame's headers, as each segment has them.
      */
     public int headerLength()
     {
@@ -128,13 +130,18 @@ public final class OffloadPolicy
         {
             headers = tcpHeadersEnd(e);
         }
+        else if ((e.vnetFlags & F_NEEDS_CSUM) != 0 && (accepts & ACCEPTS_CSUM) != 0)
+        {
+            headers = checksummedHeadersEnd(e);   // only read where the request is passed on
+        }
         return decide(e.vnetFlags, gsoType, e.gsoSize, e.csumStart, e.csumOffset, headers, e.frameLength,
             maxFrame(e, mtu), accepts);
     }
 
     /**
-     * The decision over primitives: {@code headers} is the super-frame's Ethernet-to-end-of-TCP length (as
-     * {@link #tcpHeadersEnd} finds it; -1 when it is not inside the frame), ignored for other frames;
+     * The decision over primitives: {@code headers} is the recomputed hdr_len: a super-frame's Ethernet-to-end-of-TCP
+     * length (as {@link #tcpHeadersEnd} finds it; -1 when it is not inside the frame), a partial checksum's as
+     * {@link #checksummedHeadersEnd} finds it, ignored for other frames;
      * {@code maxFrame} the destination's largest frame for this one ({@link #maxFrame}).
      */
     public int decide(final int flags, final int gsoType, final int gsoSize, final int csumStart,
@@ -162,7 +169,13 @@ public final class OffloadPolicy
             {
                 return drop(DropReason.BAD_HEADER);   // checksum code must never be pointed outside the frame
             }
-            return (accepts & ACCEPTS_CSUM) != 0 ? PASS : COMPLETE;
+            if ((accepts & ACCEPTS_CSUM) == 0)
+            {
+                return COMPLETE;
+            }
+            final int fieldEnd = csumStart + csumOffset + 2;
+            headerLength = headers >= fieldEnd && headers <= frameLength ? headers : fieldEnd;
+            return PASS;
         }
 
         if (!VirtioNetHdr.isTcpGso(gsoType) || gsoSize <= 0 || !needsCsum ||
@@ -259,6 +272,24 @@ public final class OffloadPolicy
         }
         final int dataOffset = byteAt(e, csumStart + TCP_DATA_OFFSET_OFFSET);
         return dataOffset < 0 ? -1 : csumStart + (dataOffset >>> 4) * 4;
+    }
+
+    /**
+     * The hdr_len handed on with a partial checksum alone: the end of the TCP header when the checksum sits at TCP's
+     * offset and a whole TCP header is in the frame, else the end of the checksum field (UDP: the end of its header).
+     */
+    public static int checksummedHeadersEnd(final PacketEvent e)
+    {
+        final int fieldEnd = e.csumStart + e.csumOffset + 2;
+        if (e.csumOffset == EthernetLayout.TCP_CHECKSUM_OFFSET)
+        {
+            final int tcpEnd = tcpHeadersEnd(e);
+            if (tcpEnd >= fieldEnd && tcpEnd <= e.frameLength)
+            {
+                return tcpEnd;
+            }
+        }
+        return fieldEnd;
     }
 
     /** Byte {@code offset} of the frame, read out of its scatter list; -1 when the list is shorter. */

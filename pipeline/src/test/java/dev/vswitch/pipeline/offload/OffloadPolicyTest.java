@@ -120,7 +120,9 @@ class OffloadPolicyTest
             {
                 return new int[] { OffloadPolicy.PASS, 0 };
             }
-            return new int[] { (accepts & ACCEPTS_CSUM) != 0 ? OffloadPolicy.PASS : OffloadPolicy.COMPLETE, 0 };
+            // passed on with hdr_len = the end of the TCP header, recomputed
+            return (accepts & ACCEPTS_CSUM) != 0 ? new int[] { OffloadPolicy.PASS, s.layout.headers } :
+                new int[] { OffloadPolicy.COMPLETE, 0 };
         }
         final int tso = r.ipv6 ? ACCEPTS_TSO6 : ACCEPTS_TSO4;
         final boolean ecn = (r.gsoType & VirtioNetHdr.GSO_ECN) != 0;
@@ -335,6 +337,35 @@ class OffloadPolicyTest
         assertEquals(OffloadPolicy.SEGMENT, policy.decide(e, 0, 1500));
         assertEquals(1000, policy.segmentSize(), "gso_size when it fits");
         assertEquals(134, policy.headerLength());
+    }
+
+    /** hdr_len handed on with a partial checksum alone: recomputed, whatever the source's hint said. */
+    @Test
+    void aPartialChecksumIsPassedOnWithItsHeadersLengthRecomputed()
+    {
+        final OffloadPolicy policy = new OffloadPolicy();
+        final Source tcp = new Source(Request.CSUM, 1500);
+        assertEquals(OffloadPolicy.PASS, policy.decide(tcp.event(), ACCEPTS_CSUM, 1500));
+        assertEquals(14 + 20 + 32, policy.headerLength(), "TCP with a timestamp option");
+
+        final Frames.Layout udp = Frames.udpIpv6(Frames.payload(300, 9));
+        final PacketEvent e = OffHeapFrame.contiguous(udp.bytes).describe(new PacketEvent(), 1);
+        e.vnetFlags = VirtioNetHdr.F_NEEDS_CSUM;
+        e.csumStart = udp.l4;
+        e.csumOffset = 6;
+        e.hdrLen = 9999;
+        assertEquals(OffloadPolicy.PASS, policy.decide(e, ACCEPTS_CSUM, 1500));
+        assertEquals(udp.headers, policy.headerLength(), "UDP: the end of its checksum field, its header's end");
+
+        final byte[] bad = tcp.layout.bytes.clone();
+        bad[tcp.layout.l4 + 12] = 0x10;   // data offset 1: no TCP header length to trust
+        final PacketEvent b = OffHeapFrame.contiguous(bad).describe(new PacketEvent(), 1);
+        b.vnetFlags = VirtioNetHdr.F_NEEDS_CSUM;
+        b.csumStart = tcp.layout.l4;
+        b.csumOffset = 16;
+        assertEquals(OffloadPolicy.PASS, policy.decide(b, ACCEPTS_CSUM, 1500));
+        assertEquals(tcp.layout.l4 + 18, policy.headerLength(), "at least the checksum field");
+        assertEquals(OffloadPolicy.COMPLETE, policy.decide(b, 0, 1500));
     }
 
     /** What a port accepts in a received header, for every request and every set of negotiated offloads. */
