@@ -734,6 +734,9 @@ class TapPortTest
         assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v4 | ecn, 66, 1448, 34, 16, 65_000));
         assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v6 | ecn, 86, 1428, 54, 16, 65_000));
         assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 66, 0, 34, 16, 65_000), "gso_size 0");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 66, 87, 34, 16, 65_000),
+            "gso_size below 88, as on a vhost-user port");
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v4, 66, 88, 34, 16, 65_000));
         assertEquals(bad, TapPort.checkReceivedHeader(true, 0, v4, 66, 1448, 34, 16, 65_000), "GSO, no checksum");
         assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 65_001, 1448, 34, 16, 65_000),
             "hdr_len past the end");

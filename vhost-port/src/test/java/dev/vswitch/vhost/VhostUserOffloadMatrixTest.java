@@ -235,6 +235,29 @@ class VhostUserOffloadMatrixTest
         assertEquals(2, deliver(new Frame(Request.TSO6, 9000), 9000, 1, 1500));
     }
 
+    /** Received headers are checked as the TAP port checks the kernel's: hdr_len may not point past the frame. */
+    @Test
+    void aHeaderWhoseHdrLenPointsPastTheFrameIsBadHeaderAtItsSource()
+    {
+        final TestPublisher pub = new TestPublisher(64);
+        try (Guest a = new Guest(1, HOST_ALL, 1500))
+        {
+            final Frame csum = new Frame(Request.CSUM, 1500);
+            final Frame tso = new Frame(Request.TSO6, 1500);
+            a.tx.addTx(DriverRing.netHeader(1, 0, csum.bytes.length + 1, 0, csum.l4, 16, 0), csum.bytes, false);
+            a.tx.addTx(DriverRing.netHeader(1, tso.request.gsoType, tso.bytes.length + 1, tso.gsoSize, tso.l4, 16, 0),
+                tso.bytes, false);
+            a.tx.addTx(DriverRing.netHeader(1, tso.request.gsoType, tso.bytes.length, tso.gsoSize, tso.l4, 16, 0),
+                tso.bytes, false);
+            assertEquals(3, a.port.receive(pub.publisher(), pub.remaining()));
+            final List<PacketEvent> events = pub.take();
+            assertEquals(DropReason.BAD_HEADER, events.get(0).sourceDropReason, "partial checksum, hdr_len past the end");
+            assertEquals(DropReason.BAD_HEADER, events.get(1).sourceDropReason, "super-frame, hdr_len past the end");
+            assertEquals(DropReason.NONE, events.get(2).sourceDropReason, "hdr_len up to the end is fine");
+            assertEquals(2, a.port.counters().drops(DropReason.BAD_HEADER));
+        }
+    }
+
     /** Sends one frame from guest A to guest B and checks what B got; returns 0 pass, 1 complete, 2 segment, 3 drop. */
     private int deliver(final Frame frame, final int srcMtu, final int accepts, final int dstMtu)
     {
