@@ -91,7 +91,7 @@ public final class OffloadPolicy
     private int headerLength;
     private int dropReason;
 
-    /** For {@link #SEGMENT}: TCP payload bytes per segment (the last one may be shorter). */
+    /** For {@link #SEGMENT}: TCP payload bytes per segment (the last one may be shorter); meaningless otherwise. */
     public int segmentSize()
     {
         return segmentSize;
@@ -106,7 +106,7 @@ public final class OffloadPolicy
         return headerLength;
     }
 
-    /** For {@link #DROP}: the {@link DropReason} to count. */
+    /** For {@link #DROP}: the {@link DropReason} to count; meaningless otherwise. */
     public int dropReason()
     {
         return dropReason;
@@ -125,6 +125,16 @@ public final class OffloadPolicy
     public int decide(final PacketEvent e, final int accepts, final int mtu)
     {
         final int gsoType = e.gsoType;
+        if (gsoType == GSO_NONE && (e.vnetFlags & F_NEEDS_CSUM) == 0)
+        {
+            // The common case, kept small enough to inline into a port's transmit: a frame asking for nothing.
+            final int length = e.frameLength;
+            if (length <= maxFrame(e, mtu) && length >= ETH_HLEN)
+            {
+                headerLength = 0;
+                return PASS;
+            }
+        }
         int headers = 0;
         if (gsoType != GSO_NONE)
         {
