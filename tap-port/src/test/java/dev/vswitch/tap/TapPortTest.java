@@ -5,6 +5,7 @@ import dev.vswitch.nativeio.NetDevices;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.testkit.AllocationProbe;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -549,7 +550,7 @@ class TapPortTest
         final Frames.OffHeap syn = new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(port.mac()), PEER_MAC, PEER_IP,
             TAP_IP, 40_000, 9, 0x01020304, Frames.TCP_SYN, new byte[0], true));
         final PacketEvent event = syn.describe(new PacketEvent(), 14, 34, Frames.TCP_CSUM_AT + 1);
-        event.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        event.vnetFlags = VirtioNetHdr.F_NEEDS_CSUM;
         event.csumStart = 34;
         event.csumOffset = 16;
         final byte[] before = Frames.bytesOf(event);
@@ -576,8 +577,8 @@ class TapPortTest
     private static PacketEvent superFrame(final Frames.OffHeap frame, final PacketEvent event)
     {
         frame.describe(event, 14, 54, 1000, 2500);
-        event.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
-        event.gsoType = TapPort.VNET_HDR_GSO_TCPV4;
+        event.vnetFlags = VirtioNetHdr.F_NEEDS_CSUM;
+        event.gsoType = VirtioNetHdr.GSO_TCPV4;
         event.gsoSize = 1000;
         event.hdrLen = 54;
         event.csumStart = 34;
@@ -662,7 +663,7 @@ class TapPortTest
         assertFalse(port.transmit(e));
         e.gsoType = 5;   // UDP_L4
         assertFalse(port.transmit(e));
-        e.gsoType = TapPort.VNET_HDR_GSO_TCPV6 | TapPort.VNET_HDR_GSO_ECN;
+        e.gsoType = VirtioNetHdr.GSO_TCPV6 | VirtioNetHdr.GSO_ECN;
         e.gsoSize = 0;
         assertFalse(port.transmit(e));
         assertEquals(3, c.drops(DropReason.BAD_HEADER));
@@ -683,7 +684,7 @@ class TapPortTest
         final Frames.OffHeap syn = new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(TAP_MAC), PEER_MAC, PEER_IP,
             TAP_IP, 40_000, 9, 1, Frames.TCP_SYN, new byte[0], true));
         e = syn.describe(new PacketEvent());
-        e.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        e.vnetFlags = VirtioNetHdr.F_NEEDS_CSUM;
         e.csumStart = 34;
         e.csumOffset = 19;   // 34 + 19 + 2 = 55 > 54
         assertFalse(port.transmit(e));
@@ -703,16 +704,16 @@ class TapPortTest
     @Test
     void receivedHeaderValidation()
     {
-        final int needs = TapPort.VNET_HDR_F_NEEDS_CSUM;
-        final int v4 = TapPort.VNET_HDR_GSO_TCPV4;
-        final int v6 = TapPort.VNET_HDR_GSO_TCPV6;
-        final int ecn = TapPort.VNET_HDR_GSO_ECN;
+        final int needs = VirtioNetHdr.F_NEEDS_CSUM;
+        final int v4 = VirtioNetHdr.GSO_TCPV4;
+        final int v6 = VirtioNetHdr.GSO_TCPV6;
+        final int ecn = VirtioNetHdr.GSO_ECN;
         final int ok = DropReason.NONE;
         final int bad = DropReason.BAD_HEADER;
 
         // Offloads off: anything asking for work is malformed; DATA_VALID and garbage in unused fields pass.
         assertEquals(ok, TapPort.checkReceivedHeader(false, 0, 0, 0, 0, 0, 0, 60));
-        assertEquals(ok, TapPort.checkReceivedHeader(false, TapPort.VNET_HDR_F_DATA_VALID, 0, 9999, 0, 0, 0, 60));
+        assertEquals(ok, TapPort.checkReceivedHeader(false, VirtioNetHdr.F_DATA_VALID, 0, 9999, 0, 0, 0, 60));
         assertEquals(bad, TapPort.checkReceivedHeader(false, needs, 0, 0, 0, 34, 16, 60));
         assertEquals(bad, TapPort.checkReceivedHeader(false, needs, v4, 54, 1448, 34, 16, 3000));
 
@@ -730,6 +731,9 @@ class TapPortTest
         assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v4 | ecn, 66, 1448, 34, 16, 65_000));
         assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v6 | ecn, 86, 1428, 54, 16, 65_000));
         assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 66, 0, 34, 16, 65_000), "gso_size 0");
+        assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 66, 87, 34, 16, 65_000),
+            "gso_size below 88, as on a vhost-user port");
+        assertEquals(ok, TapPort.checkReceivedHeader(true, needs, v4, 66, 88, 34, 16, 65_000));
         assertEquals(bad, TapPort.checkReceivedHeader(true, 0, v4, 66, 1448, 34, 16, 65_000), "GSO, no checksum");
         assertEquals(bad, TapPort.checkReceivedHeader(true, needs, v4, 65_001, 1448, 34, 16, 65_000),
             "hdr_len past the end");
@@ -750,7 +754,7 @@ class TapPortTest
         final PacketEvent csum = new Frames.OffHeap(Frames.tcp(NetDevices.parseMac(port.mac()), PEER_MAC, PEER_IP,
             TAP_IP, 40_000, 9, 7, Frames.TCP_SYN, new byte[0], true))
             .describe(new PacketEvent(), 14, 34, Frames.TCP_CSUM_AT + 1);
-        csum.vnetFlags = TapPort.VNET_HDR_F_NEEDS_CSUM;
+        csum.vnetFlags = VirtioNetHdr.F_NEEDS_CSUM;
         csum.csumStart = 34;
         csum.csumOffset = 16;
         for (int i = 0; i < 20_000; i++)   // warm up: class init, JIT

@@ -7,13 +7,15 @@ import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.SwitchPort;
 import dev.vswitch.pipeline.offload.ChecksumCompletion;
+import dev.vswitch.pipeline.offload.EthernetLayout;
+import dev.vswitch.pipeline.offload.OffloadPolicy;
 import dev.vswitch.pipeline.offload.TcpSegmenter;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeAccess;
-import org.agrona.concurrent.UnsafeBuffer;
 import sun.misc.Unsafe;
 
-import java.nio.ByteOrder;
+import java.nio.ByteBuffer;
 
 /**
  * A vhost-user port's data path. The switch reads frames from the guest's TX ring (queue 1) and writes frames into
@@ -31,13 +33,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     static final int MAX_MTU = 65535;
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
-    /**
-     * Smallest gso_size a super-frame may ask for. Linux never sends less than TCP_MIN_MSS (88 = 128 bytes of the
-     * smallest IPv4 + TCP headers with options, less 40) unless a peer advertises a smaller MSS, and a smaller one is
-     * how a guest turns one 64 KB frame into a thousand segments of work for the switch and its peers. Below it, a
-     * frame is refused at its source as bad-header.
-     */
-    public static final int MIN_GSO_SIZE = 88;
+    /** Smallest gso_size a super-frame may ask for ({@link OffloadPolicy#MIN_GSO_SIZE}); below it, bad-header. */
+    public static final int MIN_GSO_SIZE = OffloadPolicy.MIN_GSO_SIZE;
     /**
      * Most segments the super-frames one port sends may cause per PMD round: 64 KB frames at a 1448-byte MSS are 45
      * segments each, so a legitimate burst of 32 is ~1,450. Super-frames past the budget are dropped at the source
@@ -61,12 +58,19 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private volatile long ringRecoveries;
     private volatile long inFlightLost;
     // Negotiated with the current front end; written before the volatile ring store that publishes them.
-    private volatile int headerLength = VirtioNet.HDR_LEN_MRG;
+    private volatile int headerLength = VirtioNetHdr.LENGTH;
     private volatile boolean mergeable;
     private volatile long features;
+    /** Offloads the guest may ask for in what it sends (HOST_*), as {@link OffloadPolicy} ACCEPTS_* bits. */
+    private volatile int guestSends;
+    /** Offloads the guest takes in what it receives (GUEST_*), as {@link OffloadPolicy} ACCEPTS_* bits. */
+    private volatile int guestAccepts;
 
     // Scratch owned by the PMD thread, allocated once.
-    private final UnsafeBuffer header = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
+    private final ByteBuffer headerMemory = BufferUtil.allocateDirectAligned(64, 64);
+    /** The virtio_net_hdr of the frame at hand, read or written in the scratch buffer (a guest may split it). */
+    private final VirtioNetHdr header = new VirtioNetHdr().wrap(BufferUtil.address(headerMemory));
+    private final OffloadPolicy offloadPolicy = new OffloadPolicy();
     private final long[] dstAddress = new long[MAX_RX_SEGMENTS];
     private final int[] dstLength = new int[MAX_RX_SEGMENTS];
     private final int[] bufferHead = new int[MAX_RX_BUFFERS];
@@ -147,7 +151,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         final boolean mergeable)
     {
         publishRing(index, ring, (mergeable ? VirtioNet.bit(VirtioNet.F_MRG_RXBUF) : 0) |
-            (headerLength == VirtioNet.HDR_LEN_MRG ? VirtioNet.bit(VirtioNet.F_VERSION_1) : 0));
+            (headerLength == VirtioNetHdr.LENGTH ? VirtioNet.bit(VirtioNet.F_VERSION_1) : 0));
     }
 
     @Override
@@ -162,7 +166,11 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             this.memory = ring.memory();
             this.mergeable = VirtioNet.has(features, VirtioNet.F_MRG_RXBUF);
             this.headerLength = VirtioNet.has(features, VirtioNet.F_VERSION_1) || mergeable ?
-                VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
+                VirtioNetHdr.LENGTH : VirtioNetHdr.LENGTH_LEGACY;
+            this.guestSends = offloads(features, VirtioNet.F_CSUM, VirtioNet.F_HOST_TSO4, VirtioNet.F_HOST_TSO6,
+                VirtioNet.F_HOST_ECN);
+            this.guestAccepts = offloads(features, VirtioNet.F_GUEST_CSUM, VirtioNet.F_GUEST_TSO4,
+                VirtioNet.F_GUEST_TSO6, VirtioNet.F_GUEST_ECN);
             this.features = features;
         }
         if (index == 0)
@@ -173,6 +181,15 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             txRing = ring;
         }
+    }
+
+    /** The negotiated feature bits of one direction as {@link OffloadPolicy} ACCEPTS_* bits. */
+    private static int offloads(final long features, final int csum, final int tso4, final int tso6, final int ecn)
+    {
+        return (VirtioNet.has(features, csum) ? OffloadPolicy.ACCEPTS_CSUM : 0) |
+            (VirtioNet.has(features, tso4) ? OffloadPolicy.ACCEPTS_TSO4 : 0) |
+            (VirtioNet.has(features, tso6) ? OffloadPolicy.ACCEPTS_TSO6 : 0) |
+            (VirtioNet.has(features, ecn) ? OffloadPolicy.ACCEPTS_ECN : 0);
     }
 
     /** On the PMD thread: stop touching the guest's memory now; the control thread resets the device. */
@@ -295,14 +312,15 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             {
                 counters.drop(e.sourceDropReason);
             }
-            else if (e.gsoType != VirtioNet.GSO_NONE && (e.sourceDropReason = checkSuperFrame(e)) != DropReason.NONE)
+            else if (e.gsoType != VirtioNetHdr.GSO_NONE &&
+                (e.sourceDropReason = checkSuperFrame(e)) != DropReason.NONE)
             {
                 counters.drop(e.sourceDropReason);
             }
             else
             {
                 bytes += e.frameLength;
-                if (e.gsoType != VirtioNet.GSO_NONE)
+                if (e.gsoType != VirtioNetHdr.GSO_NONE)
                 {
                     counters.increment(PortCounters.RX_GSO);
                 }
@@ -374,7 +392,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             return DropReason.BAD_CHAIN;   // shorter than the header itself (CVE-2022-2132)
         }
-        final long scratch = header.addressOffset();
+        final long scratch = header.address();
         int need = hdrLen;
         int seg = 0;
         while (need > 0)
@@ -401,37 +419,15 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         }
         final int frameLength = e.frameLength - hdrLen;
         e.frameLength = frameLength;
-        e.vnetFlags = header.getByte(0) & 0xff;
-        e.gsoType = header.getByte(1) & 0xff;
-        e.hdrLen = header.getShort(2, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-        e.gsoSize = header.getShort(4, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-        e.csumStart = header.getShort(6, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-        e.csumOffset = header.getShort(8, ByteOrder.LITTLE_ENDIAN) & 0xffff;
-        if (frameLength < 14)
+        header.copyTo(e);
+        if (frameLength < EthernetLayout.ETH_HLEN)
         {
             return DropReason.RUNT;
         }
-        // A header may only ask for what was negotiated, and must point inside the frame: checksum code must
-        // never be steered outside it (CVE-2024-11614).
-        final long f = features;
-        if (e.gsoType != VirtioNet.GSO_NONE)
-        {
-            final int base = e.gsoType & ~VirtioNet.GSO_ECN;
-            final boolean allowed = (base == VirtioNet.GSO_TCPV4 && VirtioNet.has(f, VirtioNet.F_HOST_TSO4)) ||
-                (base == VirtioNet.GSO_TCPV6 && VirtioNet.has(f, VirtioNet.F_HOST_TSO6));
-            // A super-frame always carries a partial checksum (virtio 1.2, 5.1.6.2): without one it is malformed.
-            if (!allowed || e.gsoSize < MIN_GSO_SIZE || (e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) == 0 ||
-                ((e.gsoType & VirtioNet.GSO_ECN) != 0 && !VirtioNet.has(f, VirtioNet.F_HOST_ECN)))
-            {
-                return DropReason.BAD_HEADER;
-            }
-        }
-        if ((e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) != 0 &&
-            (!VirtioNet.has(f, VirtioNet.F_CSUM) || !ChecksumCompletion.valid(frameLength, e.csumStart, e.csumOffset)))
-        {
-            return DropReason.BAD_HEADER;
-        }
-        return DropReason.NONE;
+        // A header may only ask for what was negotiated, and must point inside the frame (the TAP port checks the
+        // kernel's the same way).
+        return OffloadPolicy.checkReceived(e.vnetFlags, e.gsoType, e.hdrLen, e.gsoSize, e.csumStart, e.csumOffset,
+            frameLength, guestSends);
     }
 
     /**
@@ -478,9 +474,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     }
 
     /**
-     * Delivers a frame into the guest's RX ring. Offloads the source used travel with the frame when this guest
-     * negotiated them (one partial checksum, one 64 KB TCP super-frame); otherwise the switch does the work the guest
-     * cannot: completes the checksum while copying, or cuts the super-frame into MSS-sized segments.
+     * Delivers a frame into the guest's RX ring, as {@link OffloadPolicy} decides from the frame's offload request,
+     * the offloads this guest negotiated (GUEST_*) and its MTU: passed on with its request in the header (one
+     * partial checksum, one TCP super-frame with the recomputed hdr_len), its checksum completed while copying, or
+     * cut into segments that fit the guest's MTU.
      */
     @Override
     public boolean transmit(final PacketEvent e)
@@ -491,76 +488,59 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             counters.drop(DropReason.PORT_DOWN);
             return false;
         }
-        final long f = features;
-        if (e.gsoType != VirtioNet.GSO_NONE)
+        final OffloadPolicy policy = offloadPolicy;
+        switch (policy.decide(e, guestAccepts, mtu))
         {
-            if (acceptsGso(f, e.gsoType))
-            {
-                if (e.gsoSize > mtu)
+            case OffloadPolicy.PASS:
+                if ((e.vnetFlags & VirtioNetHdr.F_NEEDS_CSUM) == 0 && e.gsoType == VirtioNetHdr.GSO_NONE)
                 {
-                    counters.drop(DropReason.TOO_BIG);
-                    return false;
+                    return enqueue(ring, e, false, -1, 0);
                 }
+                final boolean gso = e.gsoType != VirtioNetHdr.GSO_NONE;
                 final boolean delivered = enqueue(ring, e, true, -1, 0);
-                if (delivered)
+                if (delivered && gso)
                 {
                     counters.increment(PortCounters.TX_GSO);
                 }
                 return delivered;
-            }
-            segmentRing = ring;
-            segmentEvent.inPort = e.inPort;
-            final int sent = segmenter.segment(e, Math.min(e.gsoSize, mtu), segmentSink);
-            segmentRing = null;
-            if (sent < 0)
-            {
-                counters.drop(DropReason.BAD_HEADER);
+            case OffloadPolicy.COMPLETE:
+                return completeChecksum(ring, e);
+            case OffloadPolicy.SEGMENT:
+                segmentRing = ring;
+                segmentEvent.inPort = e.inPort;
+                final int sent = segmenter.segment(e, policy.segmentSize(), segmentSink);
+                segmentRing = null;
+                if (sent < 0)
+                {
+                    counters.drop(DropReason.BAD_HEADER);
+                    return false;
+                }
+                return sent > 0;
+            default:
+                counters.drop(policy.dropReason());
                 return false;
-            }
-            return sent > 0;
         }
-        if (e.frameLength > maxFrame(e))
+    }
+
+    /** The guest did not negotiate GUEST_CSUM: the checksum is computed and patched into the guest's copy. */
+    private boolean completeChecksum(final SplitVirtqueue ring, final PacketEvent e)
+    {
+        int checksum = ChecksumCompletion.compute(e);
+        if (checksum < 0)   // validated at the source; a stage that rewrote the frame may have broken it
         {
-            counters.drop(DropReason.TOO_BIG);
+            counters.drop(DropReason.BAD_HEADER);
             return false;
         }
-        if ((e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM) != 0)
+        if (checksum == 0)
         {
-            if (VirtioNet.has(f, VirtioNet.F_GUEST_CSUM))
-            {
-                return enqueue(ring, e, true, -1, 0);
-            }
-            int checksum = ChecksumCompletion.compute(e);
-            if (checksum < 0)   // validated at the source; a stage that rewrote the frame may have broken it
-            {
-                counters.drop(DropReason.BAD_HEADER);
-                return false;
-            }
-            if (checksum == 0)
-            {
-                checksum = 0xffff;   // 0 means "no checksum" to UDP (and is invalid over IPv6); same value for TCP
-            }
-            final boolean delivered = enqueue(ring, e, false, e.csumStart + e.csumOffset, checksum);
-            if (delivered)
-            {
-                counters.increment(PortCounters.TX_CSUM_FILLED);
-            }
-            return delivered;
+            checksum = 0xffff;   // 0 means "no checksum" to UDP (and is invalid over IPv6); same value for TCP
         }
-        return enqueue(ring, e, false, -1, 0);
-    }
-
-    private int maxFrame(final PacketEvent e)
-    {
-        return mtu + 14 + ((e.packetFlags & PacketEvent.FLAG_VLAN) != 0 ? 4 : 0);
-    }
-
-    private static boolean acceptsGso(final long f, final int gsoType)
-    {
-        final int base = gsoType & ~VirtioNet.GSO_ECN;
-        return ((base == VirtioNet.GSO_TCPV4 && VirtioNet.has(f, VirtioNet.F_GUEST_TSO4)) ||
-            (base == VirtioNet.GSO_TCPV6 && VirtioNet.has(f, VirtioNet.F_GUEST_TSO6))) &&
-            ((gsoType & VirtioNet.GSO_ECN) == 0 || VirtioNet.has(f, VirtioNet.F_GUEST_ECN));
+        final boolean delivered = enqueue(ring, e, false, e.csumStart + e.csumOffset, checksum);
+        if (delivered)
+        {
+            counters.increment(PortCounters.TX_CSUM_FILLED);
+        }
+        return delivered;
     }
 
     /** Receives each segment the segmenter cuts and delivers it as a plain frame (checksums already complete). */
@@ -638,23 +618,22 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             buffers++;
         }
 
-        header.setMemory(0, hdrLen, (byte)0);
+        final VirtioNetHdr h = header.clear(hdrLen);
         if (passHeader)
         {
-            header.putByte(0, (byte)(e.vnetFlags & VirtioNet.HDR_F_NEEDS_CSUM));
-            header.putByte(1, (byte)e.gsoType);
-            header.putShort(2, (short)e.hdrLen, ByteOrder.LITTLE_ENDIAN);
-            header.putShort(4, (short)e.gsoSize, ByteOrder.LITTLE_ENDIAN);
-            header.putShort(6, (short)e.csumStart, ByteOrder.LITTLE_ENDIAN);
-            header.putShort(8, (short)e.csumOffset, ByteOrder.LITTLE_ENDIAN);
+            // The request as the policy passes it on: NEEDS_CSUM (a super-frame always has it), the super-frame's
+            // type and size, hdr_len recomputed from its headers (0 for a checksum alone); DATA_VALID never.
+            final boolean gso = e.gsoType != VirtioNetHdr.GSO_NONE;
+            h.set(e.vnetFlags & VirtioNetHdr.F_NEEDS_CSUM, e.gsoType, offloadPolicy.headerLength(),
+                gso ? e.gsoSize : 0, e.csumStart, e.csumOffset);
         }
-        if (hdrLen == VirtioNet.HDR_LEN_MRG)
+        if (hdrLen == VirtioNetHdr.LENGTH)
         {
-            header.putShort(10, (short)buffers, ByteOrder.LITTLE_ENDIAN);
+            h.numBuffers(buffers);
         }
         cursorSegment = 0;
         cursorOffset = 0;
-        copyOut(header.addressOffset(), hdrLen);
+        copyOut(h.address(), hdrLen);
         for (int i = 0; i < e.segCount; i++)
         {
             copyOut(e.segAddress[i], e.segLength[i]);

@@ -6,6 +6,21 @@ import org.agrona.UnsafeAccess;
 
 import java.nio.ByteBuffer;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_IPV4;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_IPV6;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_QINQ;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_VLAN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETH_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_TCP;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_MAX_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.MAX_VLAN_TAGS;
+import static dev.vswitch.pipeline.offload.EthernetLayout.TCP_CWR;
+import static dev.vswitch.pipeline.offload.EthernetLayout.TCP_FIN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.TCP_MAX_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.TCP_PSH;
+import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
+
 /**
  * Software TCP segmentation (TSO fallback) of a GSO super-frame for a destination that did not negotiate
  * TSO4/TSO6: cuts the frame into standalone Ethernet frames of at most {@code gsoSize} TCP payload bytes each, with
@@ -58,21 +73,13 @@ public final class TcpSegmenter
     /** Most segments cut from one frame (64 KB of payload at gsoSize 64). */
     public static final int MAX_SEGMENTS = 1024;
     /** Longest header chain parsed: Ethernet 14 + 2 tags 8 + IPv4 with options 60 + TCP with options 60 = 142. */
-    public static final int MAX_HEADER_BYTES = 14 + 8 + 60 + 60;
+    public static final int MAX_HEADER_BYTES =
+        ETH_HLEN + MAX_VLAN_TAGS * VLAN_HLEN + IPV4_MAX_HLEN + TCP_MAX_HLEN;
     /** Buffer size of the no-argument constructor: headers plus the largest IP payload. */
     public static final int DEFAULT_BUFFER_SIZE = 256 + 65535;
 
     private static final sun.misc.Unsafe U = UnsafeAccess.UNSAFE;
     private static final int HEAD_CAPACITY = 256;
-    private static final int ETH_HLEN = 14;
-    private static final int ETHERTYPE_VLAN = 0x8100;
-    private static final int ETHERTYPE_QINQ = 0x88a8;
-    private static final int ETHERTYPE_IPV4 = 0x0800;
-    private static final int ETHERTYPE_IPV6 = 0x86dd;
-    private static final int IPPROTO_TCP = 6;
-    private static final int TCP_FIN = 0x01;
-    private static final int TCP_PSH = 0x08;
-    private static final int TCP_CWR = 0x80;
 
     private final ByteBuffer headMemory;   // keep the direct buffers reachable
     private final ByteBuffer outMemory;
@@ -148,9 +155,9 @@ public final class TcpSegmenter
         }
 
         // --- Ethernet and VLAN tags
-        int typeOffset = 12;
+        int typeOffset = ETHERTYPE_OFFSET;
         int etherType = getShortBE(head + typeOffset);
-        for (int tags = 0; tags < 2 && (etherType == ETHERTYPE_VLAN || etherType == ETHERTYPE_QINQ); tags++)
+        for (int tags = 0; tags < MAX_VLAN_TAGS && (etherType == ETHERTYPE_VLAN || etherType == ETHERTYPE_QINQ); tags++)
         {
             typeOffset += 4;
             if (typeOffset + 2 > headLength)
