@@ -1,5 +1,6 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.pipeline.offload.OffloadPolicy;
 import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.vhost.testing.DeviceQueues;
 import dev.vswitch.pipeline.DropReason;
@@ -296,11 +297,11 @@ class VhostUserOffloadTest
     void aGsoSizeBelowTheMinimumIsBadHeaderAtTheSource()
     {
         final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE - 1, CSUM_START,
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE - 1, CSUM_START,
             CSUM_OFFSET, 0), tcpFrame(16_000), false);
         assertEquals(DropReason.BAD_HEADER, receiveOne(a).sourceDropReason);
         assertEquals(1, a.port.counters().drops(DropReason.BAD_HEADER));
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE, CSUM_START,
             CSUM_OFFSET, 0), tcpFrame(16_000), false);
         assertEquals(DropReason.NONE, receiveOne(a).sourceDropReason, "the minimum itself is fine");
     }
@@ -325,11 +326,11 @@ class VhostUserOffloadTest
     {
         final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
         final int payload = 60_000;
-        final int perFrame = (payload + VhostUserPort.MIN_GSO_SIZE - 1) / VhostUserPort.MIN_GSO_SIZE;   // 682
+        final int perFrame = (payload + OffloadPolicy.MIN_GSO_SIZE - 1) / OffloadPolicy.MIN_GSO_SIZE;   // 682
         final int fit = VhostUserPort.GSO_SEGMENT_BUDGET / perFrame;
         for (int i = 0; i < fit + 2; i++)
         {
-            a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+            a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE, CSUM_START,
                 CSUM_OFFSET, 0), tcpFrame(payload), false);
         }
         assertEquals(fit + 2, a.port.receive(pub.publisher(), pub.remaining()));
@@ -342,7 +343,7 @@ class VhostUserOffloadTest
         assertEquals(2, a.port.counters().drops(DropReason.RATE_LIMITED));
         pub.release();
         a.port.flush();   // a new round: a new budget
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE, CSUM_START,
             CSUM_OFFSET, 0), tcpFrame(payload), false);
         assertEquals(DropReason.NONE, receiveOne(a).sourceDropReason);
     }
