@@ -33,8 +33,6 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     static final int MAX_MTU = 65535;
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
-    /** Smallest gso_size a super-frame may ask for ({@link OffloadPolicy#MIN_GSO_SIZE}); below it, bad-header. */
-    public static final int MIN_GSO_SIZE = OffloadPolicy.MIN_GSO_SIZE;
     /**
      * Most segments the super-frames one port sends may cause per PMD round: 64 KB frames at a 1448-byte MSS are 45
      * segments each, so a legitimate burst of 32 is ~1,450. Super-frames past the budget are dropped at the source

@@ -1,8 +1,9 @@
 package dev.vswitch.vhost;
 
-import dev.vswitch.pipeline.offload.VirtioNetHdr;
-
-/** Feature bits and layouts from the virtio 1.2 spec (split ring, net device) and the vhost-user spec. */
+/**
+ * Feature bits and ring flags from the virtio 1.2 spec (split ring, net device) and the vhost-user spec. The
+ * virtio_net_hdr layout and its flags belong to {@link dev.vswitch.pipeline.offload.VirtioNetHdr}.
+ */
 public final class VirtioNet
 {
     // Device feature bits.
@@ -39,16 +40,6 @@ public final class VirtioNet
     public static final int DESC_F_INDIRECT = 4;
     public static final int USED_F_NO_NOTIFY = 1;
     public static final int AVAIL_F_NO_INTERRUPT = 1;
-
-    // virtio_net_hdr: its layout and constants belong to dev.vswitch.pipeline.offload.VirtioNetHdr, which main code
-    // uses. These names remain for the tests and benchmarks that drive a port from the guest's side.
-    public static final int HDR_F_NEEDS_CSUM = VirtioNetHdr.F_NEEDS_CSUM;
-    public static final int GSO_NONE = VirtioNetHdr.GSO_NONE;
-    public static final int GSO_TCPV4 = VirtioNetHdr.GSO_TCPV4;
-    public static final int GSO_TCPV6 = VirtioNetHdr.GSO_TCPV6;
-    public static final int GSO_ECN = VirtioNetHdr.GSO_ECN;
-    public static final int HDR_LEN_MRG = VirtioNetHdr.LENGTH;
-    public static final int HDR_LEN_LEGACY = VirtioNetHdr.LENGTH_LEGACY;
 
     /** Largest split ring the virtio spec allows. */
     public static final int MAX_QUEUE_SIZE = 32768;

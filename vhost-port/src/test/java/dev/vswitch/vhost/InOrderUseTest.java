@@ -2,6 +2,7 @@ package dev.vswitch.vhost;
 
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.vhost.testing.PortGuest;
 import dev.vswitch.vhost.testing.TestPublisher;
@@ -30,7 +31,7 @@ class InOrderUseTest
 
     private PortGuest guest(final int id)
     {
-        final PortGuest g = new PortGuest(id, true, VirtioNet.HDR_LEN_MRG, 1, 0, -1);
+        final PortGuest g = new PortGuest(id, true, VirtioNetHdr.LENGTH, 1, 0, -1);
         closeables.add(g);
         return g;
     }

@@ -1,5 +1,7 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.pipeline.offload.OffloadPolicy;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.vhost.testing.DeviceQueues;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
@@ -142,7 +144,7 @@ class VhostUserOffloadTest
 
     private static byte[] frameOf(final DriverRing.Used used)
     {
-        return Arrays.copyOfRange(used.data(), VirtioNet.HDR_LEN_MRG, used.len());
+        return Arrays.copyOfRange(used.data(), VirtioNetHdr.LENGTH, used.len());
     }
 
     // ------------------------------------------------------------------ checksum
@@ -211,7 +213,7 @@ class VhostUserOffloadTest
         a.tx.addTx(DriverRing.netHeader(1, 0, 54, 0, CSUM_START, CSUM_OFFSET, 0), tcpFrame(100), false);
         assertEquals(DropReason.BAD_HEADER, receiveOne(a).sourceDropReason);
         pub.release();
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0),
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0),
             tcpFrame(3000), false);
         assertEquals(DropReason.BAD_HEADER, receiveOne(a).sourceDropReason);
     }
@@ -220,7 +222,7 @@ class VhostUserOffloadTest
     void superFrameWithoutAPartialChecksumIsBadHeader()
     {
         final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
-        a.tx.addTx(DriverRing.netHeader(0, VirtioNet.GSO_TCPV4, 54, 1448, 0, 0, 0), tcpFrame(3000), false);
+        a.tx.addTx(DriverRing.netHeader(0, VirtioNetHdr.GSO_TCPV4, 54, 1448, 0, 0, 0), tcpFrame(3000), false);
         assertEquals(DropReason.BAD_HEADER, receiveOne(a).sourceDropReason);
     }
 
@@ -233,14 +235,14 @@ class VhostUserOffloadTest
         final Guest b = new Guest(2, GUEST_OFFLOADS, 1500);
         b.rx.addRxBuffers(1, 16384);
         final byte[] frame = tcpFrame(10_000);
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
         final PacketEvent e = receiveOne(a);
         assertEquals(1, a.port.counters().get(PortCounters.RX_GSO));
         assertTrue(b.port.transmit(e));
         b.port.flush();
         final DriverRing.Used used = b.rx.drainUsed().get(0);
         final ByteBuffer hdr = ByteBuffer.wrap(used.data(), 0, 12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        assertEquals(VirtioNet.GSO_TCPV4, hdr.get(1));
+        assertEquals(VirtioNetHdr.GSO_TCPV4, hdr.get(1));
         assertEquals(1448, hdr.getShort(4));
         assertArrayEquals(frame, frameOf(used), "one 10 KB frame crossed the switch unsegmented");
         assertEquals(1, b.port.counters().get(PortCounters.TX_GSO));
@@ -253,7 +255,7 @@ class VhostUserOffloadTest
         final Guest b = new Guest(2, 0, 1500);
         b.rx.addRxBuffers(10, 2048);
         final byte[] frame = tcpFrame(10_000);
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
         assertTrue(b.port.transmit(receiveOne(a)));
         b.port.flush();
         final List<DriverRing.Used> used = b.rx.drainUsed();
@@ -295,11 +297,11 @@ class VhostUserOffloadTest
     void aGsoSizeBelowTheMinimumIsBadHeaderAtTheSource()
     {
         final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE - 1, CSUM_START,
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE - 1, CSUM_START,
             CSUM_OFFSET, 0), tcpFrame(16_000), false);
         assertEquals(DropReason.BAD_HEADER, receiveOne(a).sourceDropReason);
         assertEquals(1, a.port.counters().drops(DropReason.BAD_HEADER));
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE, CSUM_START,
             CSUM_OFFSET, 0), tcpFrame(16_000), false);
         assertEquals(DropReason.NONE, receiveOne(a).sourceDropReason, "the minimum itself is fine");
     }
@@ -312,7 +314,7 @@ class VhostUserOffloadTest
         b.rx.addRxBuffers(8, 2048);
         final byte[] frame = tcpFrame(3000);
         frame[23] = 17;   // IP protocol UDP: the segmenter cannot cut it
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, 1448, CSUM_START, CSUM_OFFSET, 0), frame, false);
         final PacketEvent e = receiveOne(a);
         assertEquals(DropReason.BAD_HEADER, e.sourceDropReason);
         assertEquals(1, a.port.counters().drops(DropReason.BAD_HEADER));
@@ -324,11 +326,11 @@ class VhostUserOffloadTest
     {
         final Guest a = new Guest(1, HOST_OFFLOADS, 1500);
         final int payload = 60_000;
-        final int perFrame = (payload + VhostUserPort.MIN_GSO_SIZE - 1) / VhostUserPort.MIN_GSO_SIZE;   // 682
+        final int perFrame = (payload + OffloadPolicy.MIN_GSO_SIZE - 1) / OffloadPolicy.MIN_GSO_SIZE;   // 682
         final int fit = VhostUserPort.GSO_SEGMENT_BUDGET / perFrame;
         for (int i = 0; i < fit + 2; i++)
         {
-            a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+            a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE, CSUM_START,
                 CSUM_OFFSET, 0), tcpFrame(payload), false);
         }
         assertEquals(fit + 2, a.port.receive(pub.publisher(), pub.remaining()));
@@ -341,7 +343,7 @@ class VhostUserOffloadTest
         assertEquals(2, a.port.counters().drops(DropReason.RATE_LIMITED));
         pub.release();
         a.port.flush();   // a new round: a new budget
-        a.tx.addTx(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, VhostUserPort.MIN_GSO_SIZE, CSUM_START,
+        a.tx.addTx(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, OffloadPolicy.MIN_GSO_SIZE, CSUM_START,
             CSUM_OFFSET, 0), tcpFrame(payload), false);
         assertEquals(DropReason.NONE, receiveOne(a).sourceDropReason);
     }

@@ -5,6 +5,7 @@ import dev.vswitch.nativeio.Fds;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.GuestMemory;
 import dev.vswitch.vhost.testing.PortGuest;
@@ -28,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class VhostUserPortTest
 {
     private static final int RING = PortGuest.RING;
-    private static final int HDR = VirtioNet.HDR_LEN_MRG;
+    private static final int HDR = VirtioNetHdr.LENGTH;
 
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final TestPublisher pub = new TestPublisher(64);
@@ -463,7 +464,7 @@ class VhostUserPortTest
         final PortGuest a = guest(new PortGuest(1, false));
         final byte[] data = payload(200, 1);
         final int gso = a.tx.addTx(DriverRing.netHeader(0, 1 /* TCPV4 */, 54, 1448, 0, 0, 0), data, false);
-        final int csum = a.tx.addTx(DriverRing.netHeader(VirtioNet.HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16, 0), data,
+        final int csum = a.tx.addTx(DriverRing.netHeader(VirtioNetHdr.F_NEEDS_CSUM, 0, 0, 0, 34, 16, 0), data,
             false, 6, 6 + 200);   // header split: the flags byte is read from the first descriptor
         final int ecn = a.tx.addTx(DriverRing.netHeader(0, 0x80 /* GSO_ECN alone */, 0, 0, 0, 0, 0), data, false);
         final int ok = a.tx.addTx(DriverRing.netHeader(0, 0, 0, 0, 0, 0, 0), data, false);
@@ -473,7 +474,7 @@ class VhostUserPortTest
         assertEquals(1, ev.get(0).gsoType);
         assertEquals(1448, ev.get(0).gsoSize);
         assertEquals(DropReason.BAD_HEADER, ev.get(1).sourceDropReason);
-        assertEquals(VirtioNet.HDR_F_NEEDS_CSUM, ev.get(1).vnetFlags);
+        assertEquals(VirtioNetHdr.F_NEEDS_CSUM, ev.get(1).vnetFlags);
         assertEquals(34, ev.get(1).csumStart);
         assertEquals(16, ev.get(1).csumOffset);
         assertEquals(DropReason.BAD_HEADER, ev.get(2).sourceDropReason);
@@ -578,11 +579,11 @@ class VhostUserPortTest
     @Test
     void legacyTenByteHeader()
     {
-        final PortGuest a = guest(new PortGuest(1, false, VirtioNet.HDR_LEN_LEGACY, 2, 0, -1));
-        final PortGuest b = guest(new PortGuest(2, false, VirtioNet.HDR_LEN_LEGACY, 2, 0, -1));
+        final PortGuest a = guest(new PortGuest(1, false, VirtioNetHdr.LENGTH_LEGACY, 2, 0, -1));
+        final PortGuest b = guest(new PortGuest(2, false, VirtioNetHdr.LENGTH_LEGACY, 2, 0, -1));
         b.rx.addRxBuffers(1, 2048);
         final byte[] data = payload(300, 5);
-        a.tx.addTx(new byte[VirtioNet.HDR_LEN_LEGACY], data, false, 10, 300);
+        a.tx.addTx(new byte[VirtioNetHdr.LENGTH_LEGACY], data, false, 10, 300);
         final PacketEvent e = receiveOne(a);
         assertEquals(DropReason.NONE, e.sourceDropReason);
         assertArrayEquals(data, gather(e));

@@ -15,6 +15,10 @@ import org.openjdk.jmh.annotations.State;
 
 import java.util.List;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_IPV6;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_TCP;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_UDP;
+
 /**
  * {@link AclStage#process} on one classified 64-byte IPv4/UDP frame (10.0.0.1:1024 -> 10.0.0.2:1025) against four
  * rules: {@code pass} matches none of them (every rule is evaluated, then the default allows), {@code drop}
@@ -36,10 +40,11 @@ public class AclBench extends DataPathBenchmark
         checkForkFlags();
         final boolean drop = verdict.equals("drop");
         acl = new AclStage(List.of(
-            new AclRule(true, "drop ipv6").etherType(0x86dd),
-            new AclRule(true, "drop dns").ipProto(17).dstPort(53),
-            new AclRule(false, "allow web").ipProto(6).dstPort(443).dstIp(0x0a00_0000, 8),
-            new AclRule(true, "drop 10/8 udp").srcIp(0x0a00_0000, 8).ipProto(17).dstPort(drop ? 1025 : 1026).inPort(0)),
+            new AclRule(true, "drop ipv6").etherType(ETHERTYPE_IPV6),
+            new AclRule(true, "drop dns").ipProto(IPPROTO_UDP).dstPort(53),
+            new AclRule(false, "allow web").ipProto(IPPROTO_TCP).dstPort(443).dstIp(0x0a00_0000, 8),
+            new AclRule(true, "drop 10/8 udp").srcIp(0x0a00_0000, 8).ipProto(IPPROTO_UDP).dstPort(drop ? 1025 : 1026)
+                .inPort(0)),
             false);
         final byte[] bytes = Frames.udp4(Frames.MAC_B, Frames.MAC_A, -1, 64);
         frameBuffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(bytes.length, 64));

@@ -4,11 +4,11 @@ import dev.vswitch.pipeline.PmdAgent;
 import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.pipeline.stages.ForwardStage;
 import dev.vswitch.pipeline.stages.MacLearningStage;
 import dev.vswitch.pipeline.stages.MacTable;
-import dev.vswitch.vhost.VirtioNet;
 import dev.vswitch.vhost.VhostUserPort;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.GuestMemory;
@@ -63,8 +63,8 @@ public class BurstBench extends DataPathBenchmark
 
         portA = new VhostUserPort(0, "guest-a", 4, 1500);
         portB = new VhostUserPort(1, "guest-b", 4, 1500);
-        portA.publishRing(1, DeviceQueues.of(txA, false), VirtioNet.HDR_LEN_MRG, true);
-        portB.publishRing(0, DeviceQueues.of(rxB, false), VirtioNet.HDR_LEN_MRG, true);
+        portA.publishRing(1, DeviceQueues.of(txA, false), VirtioNetHdr.LENGTH, true);
+        portB.publishRing(0, DeviceQueues.of(rxB, false), VirtioNetHdr.LENGTH, true);
         final SwitchPort[] ports = { portA, portB };
         table = MacTable.inMemory(65536);
         table.learn(0, Frames.MAC_B, 1);

@@ -11,6 +11,8 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_UDP;
+
 /**
  * {@link ClassifyStage#process} on one 64-byte frame per op: gather the head out of the scatter list, parse MACs,
  * VLAN tag, IPv4 and the L4 offset.
@@ -39,7 +41,7 @@ public class ClassifyBench extends DataPathBenchmark
 
         classify.process(event);
         final int want = PacketEvent.FLAG_IPV4 | (tagged ? PacketEvent.FLAG_VLAN : 0);
-        check(!event.isDropped() && event.packetFlags == want && event.l4Protocol == Frames.UDP &&
+        check(!event.isDropped() && event.packetFlags == want && event.l4Protocol == IPPROTO_UDP &&
             event.vlanId == (tagged ? 100 : 0) && event.dstMac == Frames.MAC_B,
             "classify parsed the " + frame + " frame wrongly: flags=" + event.packetFlags);
     }

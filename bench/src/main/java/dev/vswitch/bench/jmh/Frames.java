@@ -3,14 +3,20 @@ package dev.vswitch.bench.jmh;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_IPV4;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_VLAN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETH_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_UDP;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_CHECKSUM_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_MIN_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
+
 /** Ethernet frames for the benchmarks (setup time only; allocates freely). */
 final class Frames
 {
     static final long MAC_A = 0x5254_0000_000AL;
     static final long MAC_B = 0x5254_0000_000BL;
-    static final int ETHERTYPE_VLAN = 0x8100;
-    static final int ETHERTYPE_IPV4 = 0x0800;
-    static final int UDP = 17;
+    private static final int UDP_HLEN = 8;
 
     private Frames()
     {
@@ -24,8 +30,8 @@ final class Frames
      */
     static byte[] udp4(final long dst, final long src, final int vlan, final int length)
     {
-        final int l2 = vlan >= 0 ? 18 : 14;
-        if (length < l2 + 28)
+        final int l2 = vlan >= 0 ? ETH_HLEN + VLAN_HLEN : ETH_HLEN;
+        if (length < l2 + IPV4_MIN_HLEN + UDP_HLEN)
         {
             throw new IllegalArgumentException("frame of " + length + " bytes cannot hold Ethernet/IPv4/UDP");
         }
@@ -40,10 +46,10 @@ final class Frames
         final int ip = b.position();
         final int ipLength = length - l2;
         b.put((byte)0x45).put((byte)0).putShort((short)ipLength).putShort((short)1).putShort((short)0x4000)
-            .put((byte)64).put((byte)UDP).putShort((short)0)
+            .put((byte)64).put((byte)IPPROTO_UDP).putShort((short)0)
             .putInt(0x0a00_0001).putInt(0x0a00_0002);
-        b.putShort(ip + 10, (short)ipv4Checksum(b.array(), ip));
-        b.putShort((short)1024).putShort((short)1025).putShort((short)(ipLength - 20)).putShort((short)0);
+        b.putShort(ip + IPV4_CHECKSUM_OFFSET, (short)ipv4Checksum(b.array(), ip));
+        b.putShort((short)1024).putShort((short)1025).putShort((short)(ipLength - IPV4_MIN_HLEN)).putShort((short)0);
         for (int i = b.position(); i < length; i++)
         {
             b.put((byte)i);
@@ -62,7 +68,7 @@ final class Frames
     private static int ipv4Checksum(final byte[] frame, final int offset)
     {
         long sum = 0;
-        for (int i = 0; i < 20; i += 2)
+        for (int i = 0; i < IPV4_MIN_HLEN; i += 2)
         {
             sum += ((frame[offset + i] & 0xff) << 8) | (frame[offset + i + 1] & 0xff);
         }

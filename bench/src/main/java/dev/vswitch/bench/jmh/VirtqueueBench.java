@@ -2,10 +2,10 @@ package dev.vswitch.bench.jmh;
 
 import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.pipeline.stages.ClassifyStage;
 import dev.vswitch.vhost.SplitVirtqueue;
 import dev.vswitch.vhost.VhostUserPort;
-import dev.vswitch.vhost.VirtioNet;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.GuestMemory;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -92,7 +92,7 @@ public class VirtqueueBench extends DataPathBenchmark
             mem = GuestMemory.create(FakeGuest.MEMORY_BYTES);
             driver = FakeGuest.rxRing(mem);
             port = new VhostUserPort(1, "guest-b", 4, 1500);
-            port.publishRing(0, DeviceQueues.of(driver, false), VirtioNet.HDR_LEN_MRG, true);
+            port.publishRing(0, DeviceQueues.of(driver, false), VirtioNetHdr.LENGTH, true);
             closeAtExit(mem, source);
         }
 

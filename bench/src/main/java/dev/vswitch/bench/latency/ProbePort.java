@@ -1,6 +1,7 @@
 package dev.vswitch.bench.latency;
 
 import dev.vswitch.nativeio.EventFd;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.vhost.VirtioNet;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.FrontEnd;
@@ -75,7 +76,7 @@ final class ProbePort implements AutoCloseable
         this.frontEnd = frontEnd;
         this.features = features;
         this.headerLength = VirtioNet.has(features, VirtioNet.F_VERSION_1) ||
-            VirtioNet.has(features, VirtioNet.F_MRG_RXBUF) ? VirtioNet.HDR_LEN_MRG : VirtioNet.HDR_LEN_LEGACY;
+            VirtioNet.has(features, VirtioNet.F_MRG_RXBUF) ? VirtioNetHdr.LENGTH : VirtioNetHdr.LENGTH_LEGACY;
         this.rxAvail = rx.availHost();
         this.rxUsed = rx.usedHost();
         this.rxAvailIdx = rx.availIdx();

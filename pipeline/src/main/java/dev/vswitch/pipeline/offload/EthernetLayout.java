@@ -32,6 +32,7 @@ public final class EthernetLayout
     public static final int IPV4_PROTOCOL_OFFSET = 9;
     public static final int IPV4_CHECKSUM_OFFSET = 10;
     public static final int IPV4_SOURCE_OFFSET = 12;
+    public static final int IPV4_DESTINATION_OFFSET = 16;
 
     /** IPv6 fixed header (extension headers are not walked). */
     public static final int IPV6_HLEN = 40;

@@ -9,6 +9,13 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_TCP;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPPROTO_UDP;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_DESTINATION_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_FRAGMENT_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_MIN_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_SOURCE_OFFSET;
+
 /**
  * An access list: rules in order, the first whose fields all match decides (drop or allow); a frame no rule matches
  * gets the default action. A rule that names a field the frame does not have (ports of a non-first IPv4 fragment,
@@ -19,8 +26,6 @@ import java.util.List;
 public final class AclStage implements Stage
 {
     public static final String NAME = "acl";
-    private static final int TCP = 6;
-    private static final int UDP = 17;
     /** Fields every classified frame has. */
     private static final int ALWAYS = AclRule.ETHERTYPE | AclRule.SRC_MAC | AclRule.DST_MAC | AclRule.VLAN |
         AclRule.IN_PORT;
@@ -113,18 +118,18 @@ public final class AclStage implements Stage
         final int l3 = e.l3Offset;
         final int l4 = e.l4Offset;
         boolean firstFragment = true;
-        if ((e.packetFlags & PacketEvent.FLAG_IPV4) != 0 && l3 + 20 <= e.headLength)
+        if ((e.packetFlags & PacketEvent.FLAG_IPV4) != 0 && l3 + IPV4_MIN_HLEN <= e.headLength)
         {
             available |= AclRule.SRC_IP | AclRule.DST_IP;
-            frameSrcIp = head.getInt(l3 + 12, ByteOrder.BIG_ENDIAN);
-            frameDstIp = head.getInt(l3 + 16, ByteOrder.BIG_ENDIAN);
-            firstFragment = (head.getShort(l3 + 6, ByteOrder.BIG_ENDIAN) & 0x1fff) == 0;
+            frameSrcIp = head.getInt(l3 + IPV4_SOURCE_OFFSET, ByteOrder.BIG_ENDIAN);
+            frameDstIp = head.getInt(l3 + IPV4_DESTINATION_OFFSET, ByteOrder.BIG_ENDIAN);
+            firstFragment = (head.getShort(l3 + IPV4_FRAGMENT_OFFSET, ByteOrder.BIG_ENDIAN) & 0x1fff) == 0;
         }
         if (l4 > 0)
         {
             available |= AclRule.IP_PROTO;
             final int proto = e.l4Protocol;
-            if ((proto == TCP || proto == UDP) && firstFragment && l4 + 4 <= e.headLength)
+            if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && firstFragment && l4 + 4 <= e.headLength)
             {
                 available |= AclRule.SRC_PORT | AclRule.DST_PORT;
                 frameSrcPort = head.getShort(l4, ByteOrder.BIG_ENDIAN) & 0xffff;

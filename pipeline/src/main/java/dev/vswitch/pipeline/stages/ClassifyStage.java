@@ -7,6 +7,20 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_ARP;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_IPV4;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_IPV6;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_QINQ;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_VLAN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETH_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_MIN_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV4_PROTOCOL_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV6_HLEN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.IPV6_NEXT_HEADER_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.MAX_VLAN_TAGS;
+import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
+
 /**
  * Parses enough of a frame for switching: MACs, 802.1Q/802.1ad tags, ARP, IPv4, IPv6 and the L4 offset. It first
  * gathers the frame's head (at most {@link PacketEvent#HEADER_BYTES}) out of the scatter list, because a guest may
@@ -15,12 +29,6 @@ import java.nio.ByteOrder;
 public final class ClassifyStage implements Stage
 {
     public static final String NAME = "classify";
-    private static final int ETH_HLEN = 14;
-    private static final int ETHERTYPE_VLAN = 0x8100;
-    private static final int ETHERTYPE_QINQ = 0x88a8;
-    private static final int ETHERTYPE_ARP = 0x0806;
-    private static final int ETHERTYPE_IPV4 = 0x0800;
-    private static final int ETHERTYPE_IPV6 = 0x86dd;
 
     @Override
     public String name()
@@ -50,17 +58,18 @@ public final class ClassifyStage implements Stage
             }
         }
 
-        int offset = 12;
+        int offset = ETHERTYPE_OFFSET;
         int etherType = head.getShort(offset, ByteOrder.BIG_ENDIAN) & 0xffff;
         int tags = 0;
-        while ((etherType == ETHERTYPE_VLAN || etherType == ETHERTYPE_QINQ) && tags < 2 && offset + 6 <= headLength)
+        while ((etherType == ETHERTYPE_VLAN || etherType == ETHERTYPE_QINQ) && tags < MAX_VLAN_TAGS &&
+            offset + (VLAN_HLEN + 2) <= headLength)   // the tag and the ethertype behind it
         {
             if (tags == 0)
             {
                 e.vlanId = head.getShort(offset + 2, ByteOrder.BIG_ENDIAN) & 0x0fff;
                 flags |= PacketEvent.FLAG_VLAN;
             }
-            offset += 4;
+            offset += VLAN_HLEN;
             tags++;
             etherType = head.getShort(offset, ByteOrder.BIG_ENDIAN) & 0xffff;
         }
@@ -75,11 +84,11 @@ public final class ClassifyStage implements Stage
         else if (etherType == ETHERTYPE_IPV4)
         {
             flags |= PacketEvent.FLAG_IPV4;
-            if (l3 + 20 <= headLength)
+            if (l3 + IPV4_MIN_HLEN <= headLength)
             {
                 final int ihl = (head.getByte(l3) & 0x0f) * 4;
-                e.l4Protocol = head.getByte(l3 + 9) & 0xff;
-                if (ihl >= 20 && l3 + ihl <= headLength)
+                e.l4Protocol = head.getByte(l3 + IPV4_PROTOCOL_OFFSET) & 0xff;
+                if (ihl >= IPV4_MIN_HLEN && l3 + ihl <= headLength)
                 {
                     e.l4Offset = l3 + ihl;
                 }
@@ -96,10 +105,10 @@ public final class ClassifyStage implements Stage
         else if (etherType == ETHERTYPE_IPV6)
         {
             flags |= PacketEvent.FLAG_IPV6;
-            if (l3 + 40 <= headLength)
+            if (l3 + IPV6_HLEN <= headLength)
             {
-                e.l4Protocol = head.getByte(l3 + 6) & 0xff;
-                e.l4Offset = l3 + 40;
+                e.l4Protocol = head.getByte(l3 + IPV6_NEXT_HEADER_OFFSET) & 0xff;
+                e.l4Offset = l3 + IPV6_HLEN;
             }
             else
             {

@@ -7,6 +7,9 @@ import dev.vswitch.pipeline.spi.VlanView;
 
 import java.nio.ByteOrder;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_VLAN;
+
 /**
  * Assigns each frame its switching VLAN from the ingress port's membership, right after {@code classify} (which
  * left the outer tag's id in {@link PacketEvent#vlanId} and {@link PacketEvent#FLAG_VLAN} set when the frame
@@ -23,7 +26,6 @@ import java.nio.ByteOrder;
 public final class VlanIngressStage implements Stage
 {
     public static final String NAME = "vlan";
-    private static final int ETHERTYPE_VLAN = 0x8100;
 
     private final VlanView membership;
 
@@ -54,7 +56,7 @@ public final class VlanIngressStage implements Stage
                 e.vlanId = membership.accessVlan(port);
                 return;
             case VlanView.TRUNK:
-                if (!tagged || (e.head.getShort(12, ByteOrder.BIG_ENDIAN) & 0xffff) != ETHERTYPE_VLAN ||
+                if (!tagged || (e.head.getShort(ETHERTYPE_OFFSET, ByteOrder.BIG_ENDIAN) & 0xffff) != ETHERTYPE_VLAN ||
                     !membership.carries(port, e.vlanId))
                 {
                     e.drop(DropReason.VLAN);

@@ -8,6 +8,12 @@ import org.agrona.UnsafeAccess;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_OFFSET;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_QINQ;
+import static dev.vswitch.pipeline.offload.EthernetLayout.ETHERTYPE_VLAN;
+import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
+import static dev.vswitch.pipeline.offload.VirtioNetHdr.F_NEEDS_CSUM;
+
 /**
  * Adds or removes a frame's 802.1Q tag for one destination without touching the source's memory and without
  * copying the payload: the event's scatter list is rewritten to describe the edited frame, the destination port
@@ -27,11 +33,8 @@ import java.nio.ByteOrder;
  */
 public final class VlanTagEditor
 {
-    public static final int TPID_8021Q = 0x8100;
-    public static final int TPID_8021AD = 0x88a8;
-    public static final int VLAN_HLEN = 4;
-    private static final int MAC_BYTES = 12;
-    private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+    /** Destination and source MAC: everything before the ethertype or the outer tag. */
+    private static final int MAC_BYTES = ETHERTYPE_OFFSET;
     private static final sun.misc.Unsafe U = UnsafeAccess.UNSAFE;
 
     private final ByteBuffer scratchMemory = BufferUtil.allocateDirectAligned(64, 64);   // keeps it reachable
@@ -64,8 +67,8 @@ public final class VlanTagEditor
         {
             return DropReason.TOO_BIG;
         }
-        U.putByte(scratch + 12, (byte)(TPID_8021Q >>> 8));
-        U.putByte(scratch + 13, (byte)TPID_8021Q);
+        U.putByte(scratch + 12, (byte)(ETHERTYPE_VLAN >>> 8));
+        U.putByte(scratch + 13, (byte)ETHERTYPE_VLAN);
         U.putByte(scratch + 14, (byte)((vlan >>> 8) & 0x0f));
         U.putByte(scratch + 15, (byte)vlan);
         e.segAddress[0] = scratch;
@@ -88,7 +91,7 @@ public final class VlanTagEditor
         {
             return DropReason.RUNT;
         }
-        if ((e.vnetFlags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 && e.csumStart < MAC_BYTES + VLAN_HLEN)
+        if ((e.vnetFlags & F_NEEDS_CSUM) != 0 && e.csumStart < MAC_BYTES + VLAN_HLEN)
         {
             return DropReason.BAD_HEADER;   // a checksum "starting" inside the tag cannot survive its removal
         }
@@ -181,7 +184,7 @@ public final class VlanTagEditor
             return false;
         }
         final int inner = e.head.getShort(MAC_BYTES + VLAN_HLEN, ByteOrder.BIG_ENDIAN) & 0xffff;
-        return inner == TPID_8021Q || inner == TPID_8021AD;
+        return inner == ETHERTYPE_VLAN || inner == ETHERTYPE_QINQ;
     }
 
     private void copyMacs(final PacketEvent e)
@@ -191,7 +194,7 @@ public final class VlanTagEditor
 
     private static void shiftOffsets(final PacketEvent e, final int delta)
     {
-        if ((e.vnetFlags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0)
+        if ((e.vnetFlags & F_NEEDS_CSUM) != 0)
         {
             e.csumStart += delta;
         }

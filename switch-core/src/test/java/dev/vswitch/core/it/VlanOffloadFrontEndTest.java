@@ -2,6 +2,7 @@ package dev.vswitch.core.it;
 
 import dev.vswitch.core.VSwitch;
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.testkit.config.SwitchYaml;
 import dev.vswitch.vhost.VirtioNet;
 import dev.vswitch.testkit.vhost.DriverRing;
@@ -83,7 +84,7 @@ class VlanOffloadFrontEndTest
 
             // 3. A TSO super-frame from the access port: trk (no TSO) gets tagged MSS segments, rx the whole frame.
             final byte[] superFrame = tcpFrame(3000, 5000);
-            acc.send(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 54, MSS, 34, 16, 0), superFrame);
+            acc.send(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 54, MSS, 34, 16, 0), superFrame);
             final List<byte[]> segments = trk.receive(3, wait);
             int payload = 0;
             for (final byte[] s : segments)
@@ -96,14 +97,14 @@ class VlanOffloadFrontEndTest
             }
             assertEquals(3000, payload);
             final byte[] whole = rx.receiveWithHeader(1, wait).get(0);
-            assertHeader(whole, 1, VirtioNet.GSO_TCPV4, 54, MSS, 34, 16);
+            assertHeader(whole, 1, VirtioNetHdr.GSO_TCPV4, 54, MSS, 34, 16);
             assertArrayEquals(superFrame, Arrays.copyOfRange(whole, HDR, whole.length));
 
             // 4. A tagged super-frame from the trunk: rx gets hdr_len/csum_start 4 lower, acc untagged segments.
-            trk.send(DriverRing.netHeader(1, VirtioNet.GSO_TCPV4, 58, MSS, 38, 16, 0),
+            trk.send(DriverRing.netHeader(1, VirtioNetHdr.GSO_TCPV4, 58, MSS, 38, 16, 0),
                 withTag(tcpFrame(3000, 9000), 10));
             final byte[] wholePopped = rx.receiveWithHeader(1, wait).get(0);
-            assertHeader(wholePopped, 1, VirtioNet.GSO_TCPV4, 54, MSS, 34, 16);
+            assertHeader(wholePopped, 1, VirtioNetHdr.GSO_TCPV4, 54, MSS, 34, 16);
             assertArrayEquals(tcpFrame(3000, 9000), Arrays.copyOfRange(wholePopped, HDR, wholePopped.length));
             for (final byte[] s : acc.receive(3, wait))
             {

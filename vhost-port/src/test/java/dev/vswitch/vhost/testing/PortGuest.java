@@ -1,12 +1,12 @@
 package dev.vswitch.vhost.testing;
 
 import dev.vswitch.pipeline.PortCounters;
+import dev.vswitch.pipeline.offload.VirtioNetHdr;
 import dev.vswitch.testkit.vhost.DriverRing;
 import dev.vswitch.testkit.vhost.GuestMemory;
 import dev.vswitch.vhost.GuestMemoryTable;
 import dev.vswitch.vhost.SplitVirtqueue;
 import dev.vswitch.vhost.VhostUserPort;
-import dev.vswitch.vhost.VirtioNet;
 
 /**
  * One guest on a vhost-user port without sockets: its memfd memory, its port on the switch, and the driver side
@@ -49,7 +49,7 @@ public final class PortGuest implements AutoCloseable
     /** A 12-byte-header guest, two RX retries, rings starting at index 0, no call eventfd. */
     public PortGuest(final int id, final boolean mergeable)
     {
-        this(id, mergeable, VirtioNet.HDR_LEN_MRG, 2, 0, -1);
+        this(id, mergeable, VirtioNetHdr.LENGTH, 2, 0, -1);
     }
 
     public PortCounters counters()
