@@ -17,6 +17,9 @@ import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
+import static dev.vswitch.testkit.frames.Checksums.fold;
+import static dev.vswitch.testkit.frames.Checksums.sum;
+import static dev.vswitch.testkit.frames.Checksums.tcpPseudoHeader;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -189,7 +192,7 @@ class TapOffloadMatrixTest
             new Random(srcMtu * 31L + request.ordinal()).nextBytes(p);
             b.put(p);
             bytes = b.array();
-            final int seed = fold(pseudo(bytes, l3, request.ipv6, tcpLength));
+            final int seed = fold(tcpPseudoHeader(bytes, l3, request.ipv6, tcpLength));
             Frames.put16(bytes, l4 + 16, request == Request.PLAIN ?
                 ~fold(sum(bytes, l4, tcpLength, seed)) & 0xffff : seed);
             memory = new Frames.OffHeap(bytes);
@@ -211,34 +214,6 @@ class TapOffloadMatrixTest
         }
     }
 
-    private static long pseudo(final byte[] f, final int l3, final boolean ipv6, final int l4Length)
-    {
-        return ipv6 ? sum(f, l3 + 8, 32, 0) + 6 + l4Length : sum(f, l3 + 12, 8, 0) + 6 + l4Length;
-    }
-
-    private static long sum(final byte[] b, final int from, final int length, final long initial)
-    {
-        long s = initial;
-        for (int i = 0; i + 1 < length; i += 2)
-        {
-            s += ((b[from + i] & 0xff) << 8) | (b[from + i + 1] & 0xff);
-        }
-        if ((length & 1) != 0)
-        {
-            s += (b[from + length - 1] & 0xff) << 8;
-        }
-        return s;
-    }
-
-    private static int fold(long s)
-    {
-        while ((s >>> 16) != 0)
-        {
-            s = (s & 0xffff) + (s >>> 16);
-        }
-        return (int)s;
-    }
-
     private static void assertChecksumsValid(final byte[] f, final Source s, final String what)
     {
         final int tcpLength = f.length - s.l4;
@@ -251,7 +226,7 @@ class TapOffloadMatrixTest
         {
             assertEquals(tcpLength, Frames.get16(f, s.l3 + 4), what + ": IPv6 payload length");
         }
-        assertEquals(0xffff, fold(sum(f, s.l4, tcpLength, pseudo(f, s.l3, s.request.ipv6, tcpLength))),
+        assertEquals(0xffff, fold(sum(f, s.l4, tcpLength, tcpPseudoHeader(f, s.l3, s.request.ipv6, tcpLength))),
             what + ": TCP checksum");
     }
 

@@ -16,6 +16,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
+import static dev.vswitch.testkit.frames.Checksums.fold;
+import static dev.vswitch.testkit.frames.Checksums.sum;
+import static dev.vswitch.testkit.frames.Checksums.tcpPseudoHeader;
 import static dev.vswitch.vhost.VirtioNet.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -130,7 +133,7 @@ class VhostUserOffloadMatrixTest
             bytes = b.array();
             if (request != Request.PLAIN)   // what CHECKSUM_PARTIAL leaves: the folded pseudo-header sum
             {
-                final int seeded = fold(pseudo(bytes, l3, request.ipv6, tcpLength));
+                final int seeded = fold(tcpPseudoHeader(bytes, l3, request.ipv6, tcpLength));
                 bytes[l4 + 16] = (byte)(seeded >>> 8);
                 bytes[l4 + 17] = (byte)seeded;
             }
@@ -138,7 +141,7 @@ class VhostUserOffloadMatrixTest
             {
                 bytes[l4 + 16] = 0;
                 bytes[l4 + 17] = 0;
-                final int c = ~fold(sum(bytes, l4, tcpLength, pseudo(bytes, l3, false, tcpLength))) & 0xffff;
+                final int c = ~fold(sum(bytes, l4, tcpLength, tcpPseudoHeader(bytes, l3, false, tcpLength))) & 0xffff;
                 bytes[l4 + 16] = (byte)(c >>> 8);
                 bytes[l4 + 17] = (byte)c;
             }
@@ -150,34 +153,6 @@ class VhostUserOffloadMatrixTest
             return request == Request.PLAIN ? DriverRing.netHeader() :
                 DriverRing.netHeader(1, request.gsoType, 14, gsoSize, l4, 16, 0);
         }
-    }
-
-    private static long pseudo(final byte[] f, final int l3, final boolean ipv6, final int l4Length)
-    {
-        return ipv6 ? sum(f, l3 + 8, 32, 0) + 6 + l4Length : sum(f, l3 + 12, 8, 0) + 6 + l4Length;
-    }
-
-    private static long sum(final byte[] b, final int from, final int length, final long initial)
-    {
-        long s = initial;
-        for (int i = 0; i + 1 < length; i += 2)
-        {
-            s += ((b[from + i] & 0xff) << 8) | (b[from + i + 1] & 0xff);
-        }
-        if ((length & 1) != 0)
-        {
-            s += (b[from + length - 1] & 0xff) << 8;
-        }
-        return s;
-    }
-
-    private static int fold(long s)
-    {
-        while ((s >>> 16) != 0)
-        {
-            s = (s & 0xffff) + (s >>> 16);
-        }
-        return (int)s;
     }
 
     private static void assertChecksumsValid(final byte[] f, final Frame source, final String what)
@@ -192,7 +167,7 @@ class VhostUserOffloadMatrixTest
         {
             assertEquals(tcpLength, ((f[source.l3 + 4] & 0xff) << 8) | (f[source.l3 + 5] & 0xff), what);
         }
-        assertEquals(0xffff, fold(sum(f, source.l4, tcpLength, pseudo(f, source.l3, source.request.ipv6,
+        assertEquals(0xffff, fold(sum(f, source.l4, tcpLength, tcpPseudoHeader(f, source.l3, source.request.ipv6,
             tcpLength))), what + ": TCP checksum");
     }
 

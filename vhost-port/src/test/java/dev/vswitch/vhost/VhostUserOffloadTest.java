@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.vswitch.testkit.frames.Checksums.fold;
+import static dev.vswitch.testkit.frames.Checksums.sum;
 import static dev.vswitch.vhost.VirtioNet.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -100,29 +102,6 @@ class VhostUserOffloadTest
         f[CSUM_START + CSUM_OFFSET] = (byte)(seeded >>> 8);
         f[CSUM_START + CSUM_OFFSET + 1] = (byte)seeded;
         return f;
-    }
-
-    private static long sum(final byte[] b, final int from, final int length, final long initial)
-    {
-        long s = initial;
-        for (int i = 0; i + 1 < length; i += 2)
-        {
-            s += ((b[from + i] & 0xff) << 8) | (b[from + i + 1] & 0xff);
-        }
-        if ((length & 1) != 0)
-        {
-            s += (b[from + length - 1] & 0xff) << 8;
-        }
-        return s;
-    }
-
-    private static int fold(long s)
-    {
-        while ((s >>> 16) != 0)
-        {
-            s = (s & 0xffff) + (s >>> 16);
-        }
-        return (int)s;
     }
 
     /** Independent verification of a complete IPv4 + TCP frame's checksums. */

@@ -18,6 +18,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static dev.vswitch.testkit.frames.Checksums.fold;
+import static dev.vswitch.testkit.frames.Checksums.sum;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -198,27 +200,4 @@ class VlanOffloadFrontEndTest
         return ((b[at] & 0xff) << 8) | (b[at + 1] & 0xff);
     }
 
-    private static long sum(final byte[] b, final int from, final int length, final long initial)
-    {
-        long s = initial;
-        for (int i = 0; i + 1 < length; i += 2)
-        {
-            s += u16(b, from + i);
-        }
-        if ((length & 1) != 0)
-        {
-            s += (b[from + length - 1] & 0xff) << 8;
-        }
-        return s;
-    }
-
-    private static int fold(final long sum)
-    {
-        long s = sum;
-        while ((s >>> 16) != 0)
-        {
-            s = (s & 0xffff) + (s >>> 16);
-        }
-        return (int)s;
-    }
 }
