@@ -251,15 +251,16 @@ public final class SplitVirtqueue
         final int ahead = Math.min(count, available());
         for (int i = 0; i < ahead; i++)
         {
-            final int head = U.getShort(avail + 4 + 2L * ((lastAvail + i) & mask)) & 0xffff;
+            final int head = availEntry(lastAvail + i);
             if (head >= size)
             {
                 return;
             }
             final long d = desc + 16L * head;
             final long address = U.getLong(d);
-            final long length = U.getInt(d + 8) & 0xFFFF_FFFFL;
-            final int flags = U.getShort(d + 12) & 0xffff;
+            final long lengthFlagsNext = U.getLong(d + 8);
+            final long length = lengthFlagsNext & 0xFFFF_FFFFL;
+            final int flags = (int)(lengthFlagsNext >>> 32) & 0xffff;
             if ((flags & (DESC_F_WRITE | DESC_F_INDIRECT)) != DESC_F_WRITE || length == 0)
             {
                 continue;
@@ -277,10 +278,25 @@ public final class SplitVirtqueue
         }
     }
 
+    /**
+     * The head in avail->ring[slot & mask], in 0..65535 whatever happens to the load. If the guest truncated its
+     * memory under us, the load faults (SIGBUS) and compiled code does not stop there: HotSpot skips the load, runs
+     * on and raises an InternalError later, and the register keeps what it held before. Read as an unsigned short,
+     * the compiler would trust the value to be 0..65535 and check {@code head >= size} with a signed compare that a
+     * stale negative value passes, and the next descriptor read would land far outside any mapping (SIGSEGV: the JVM
+     * dies; seen in the suite, reproduced by TruncatedRingProbe). So the entry is read inside a 32-bit load and cut
+     * out with a shift, an instruction that runs on whatever the register holds. (Entry - 2 is avail->idx or the
+     * entry before: inside the ring.)
+     */
+    private int availEntry(final int slot)
+    {
+        return U.getInt(avail + 2 + 2L * (slot & mask)) >>> 16;
+    }
+
     /** Takes the next available head; returns {@link #ERR_HEAD} (and breaks the ring) for an index >= size. */
     public int pop()
     {
-        final int head = U.getShort(avail + 4 + 2L * (lastAvail & mask)) & 0xffff;
+        final int head = availEntry(lastAvail);
         if (head >= size)
         {
             broken = true;
@@ -338,10 +354,12 @@ public final class SplitVirtqueue
             }
             final long d = table + 16L * index;
             // Each field read exactly once: the guest may be rewriting this descriptor right now.
+            // len, flags and next as one load, split by shifts and masks that run (see availEntry for why).
             long address = U.getLong(d);
-            final long length = U.getInt(d + 8) & 0xFFFF_FFFFL;
-            final int flags = U.getShort(d + 12) & 0xffff;
-            final int next = U.getShort(d + 14) & 0xffff;
+            final long lengthFlagsNext = U.getLong(d + 8);
+            final long length = lengthFlagsNext & 0xFFFF_FFFFL;
+            final int flags = (int)(lengthFlagsNext >>> 32) & 0xffff;
+            final int next = (int)(lengthFlagsNext >>> 48);
 
             if ((flags & DESC_F_INDIRECT) != 0)
             {
