@@ -84,6 +84,9 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     private int receiveCheckpoint;
     /** Segments this port's super-frames of the round would be cut into (at most, if a peer lacks TSO). */
     private int gsoSegmentsThisRound;
+    /** Frames and bytes delivered to the guest this round: added to the counters once, at flush. PMD-owned. */
+    private long txFramesThisRound;
+    private long txBytesThisRound;
     private final TcpSegmenter segmenter = new TcpSegmenter(256 + MAX_MTU);
     private final PacketEvent segmentEvent = new PacketEvent();
     private final SegmentSink segmentSink = new SegmentSink();
@@ -391,6 +394,14 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             return DropReason.BAD_CHAIN;   // shorter than the header itself (CVE-2022-2132)
         }
         final long scratch = header.address();
+        if (e.segLength[0] > hdrLen)
+        {
+            // The usual case (Linux and DPDK put the header and the frame in one buffer): two moves, no call.
+            VirtioNetHdr.move(e.segAddress[0], scratch, hdrLen);
+            e.segAddress[0] += hdrLen;
+            e.segLength[0] -= hdrLen;
+            return headerStripped(e, hdrLen);
+        }
         int need = hdrLen;
         int seg = 0;
         while (need > 0)
@@ -415,6 +426,12 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             System.arraycopy(e.segLength, seg, e.segLength, 0, left);
             e.segCount = left;
         }
+        return headerStripped(e, hdrLen);
+    }
+
+    /** After the header left the scatter list for the scratch buffer: its request onto the event, and checked. */
+    private int headerStripped(final PacketEvent e, final int hdrLen)
+    {
         final int frameLength = e.frameLength - hdrLen;
         e.frameLength = frameLength;
         header.copyTo(e);
@@ -631,7 +648,20 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         }
         cursorSegment = 0;
         cursorOffset = 0;
-        copyOut(h.address(), hdrLen);
+        if (dstLength[0] >= hdrLen)
+        {
+            VirtioNetHdr.move(h.address(), dstAddress[0], hdrLen);   // two moves, no copy call (see move)
+            cursorOffset = hdrLen;
+            if (cursorOffset == dstLength[0])
+            {
+                cursorSegment = 1;
+                cursorOffset = 0;
+            }
+        }
+        else
+        {
+            copyOut(h.address(), hdrLen);
+        }
         for (int i = 0; i < e.segCount; i++)
         {
             copyOut(e.segAddress[i], e.segLength[i]);
@@ -648,8 +678,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             ring.putUsed(bufferHead[i], (int)written);
             left -= written;
         }
-        counters.increment(PortCounters.TX_PACKETS);
-        counters.add(PortCounters.TX_BYTES, e.frameLength);
+        txFramesThisRound++;
+        txBytesThisRound += e.frameLength;
         return true;
     }
 
@@ -729,6 +759,14 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     @Override
     public void flush()
     {
+        if (txFramesThisRound != 0)
+        {
+            // Counted per round, not per frame (two counter stores a frame, where the round has one flush).
+            counters.add(PortCounters.TX_PACKETS, txFramesThisRound);
+            counters.add(PortCounters.TX_BYTES, txBytesThisRound);
+            txFramesThisRound = 0;
+            txBytesThisRound = 0;
+        }
         starvedThisRound = false;
         receivedThisRound = 0;
         gsoSegmentsThisRound = 0;
