@@ -85,28 +85,18 @@ public final class EventFd
         }
     }
 
+    /** peekCount's reader per thread (control threads, one per port). */
+    private static final ThreadLocal<FdInfoReader> FDINFO = ThreadLocal.withInitial(FdInfoReader::new);
+
     /**
      * The eventfd's counter, read from /proc/self/fdinfo without touching the fd: a read would reset it and could
      * block (the peer shares the description and may have cleared O_NONBLOCK, and may empty the counter between a
-     * poll and our read). Returns -1 if it cannot be read. Allocates; for control threads.
+     * poll and our read). Returns -1 if it cannot be read. Allocates nothing after a thread's first call: control
+     * threads call it every poll interval while a front end is attached (see {@link FdInfoReader}).
      */
     public static long peekCount(final int fd)
     {
-        try
-        {
-            for (final String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd)))
-            {
-                if (line.startsWith("eventfd-count:"))
-                {
-                    return Long.parseUnsignedLong(line.substring("eventfd-count:".length()).trim(), 16);
-                }
-            }
-            return -1;
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            return -1;
-        }
+        return FDINFO.get().eventfdCount(fd);
     }
 
     /**

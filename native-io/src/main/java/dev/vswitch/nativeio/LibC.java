@@ -215,6 +215,9 @@ public final class LibC
     /** {@code path} is encoded with JNA's default (native) encoding, so keep it ASCII. */
     public static native int open(String path, int flags, int mode) throws LastErrorException;
 
+    /** The same, with the path as a NUL-terminated string at a native address (no allocation per call). */
+    public static native int open(long path, int flags, int mode) throws LastErrorException;
+
     public static native int unlink(String path) throws LastErrorException;
 
     public static native int ftruncate(int fd, long length) throws LastErrorException;
