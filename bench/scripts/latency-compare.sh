@@ -59,7 +59,10 @@ fi
 
 probe() { # $1 label, $2 socket dir, $3 output dir, [$4 socket suffix, default .sock]
   local suffix="${4-.sock}"
-  timeout "$probe_secs" java "${java_opts[@]}" -cp "$jar" dev.vswitch.bench.latency.LatencyProbe \
+  # The whole probe JVM on CPU 0, not only its measuring thread: its JIT, GC and periodic threads would otherwise
+  # run on CPU 1 and preempt the device under test's forwarding thread (seen as ~40 preemptions a second of the
+  # switch's PMD, ~2.4 ms each).
+  timeout "$probe_secs" taskset -c 0 java "${java_opts[@]}" -cp "$jar" dev.vswitch.bench.latency.LatencyProbe \
     --a "$2/a$suffix" --b "$2/b$suffix" --label "$1" --loads "$LOADS" --seconds "$SECS" --warmup 1 --initial-warmup "${INITIAL_WARMUP:-3}" \
     --cpu 0 --out "$3" > "$3/probe.log" 2>&1 || echo "probe failed, see $3/probe.log" >&2
   grep '^RESULT' "$3/probe.log" || true
