@@ -194,6 +194,7 @@ public final class FrameTracer
     {
         for (int p = 0; p < portCount; p++)
         {
+            ports[p].publishCounts();   // counts a port keeps per round, made exact before the frame
             final PortCounters c = ports[p].counters();
             txBefore[p] = c.get(PortCounters.TX_PACKETS);
             segBefore[p] = c.get(PortCounters.TX_SEGMENTED);
@@ -209,6 +210,7 @@ public final class FrameTracer
     {
         for (int p = 0; p < portCount; p++)
         {
+            ports[p].publishCounts();   // and after it
             final PortCounters c = ports[p].counters();
             final int row = slot * portCount + p;
             destination[row] = NOT_SENT;

@@ -41,6 +41,15 @@ public interface SwitchPort
     /** End of a PMD round: publish batched ring updates and send the notifications the peer asked for. */
     void flush();
 
+    /**
+     * PMD thread: adds what the port counts per round rather than per frame (a vhost-user port's delivered frames
+     * and bytes) to its counters now, instead of at its next {@link #flush}. For a reader on the PMD thread that needs
+     * them exact mid-round: the frame tracer, which reads the counters around one frame's delivery.
+     */
+    default void publishCounts()
+    {
+    }
+
     /** True when the port can currently take frames (used to skip it when flooding). */
     boolean isUp();
 

@@ -756,17 +756,23 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         }
     }
 
+    /** Delivered frames and bytes are counted per round, not per frame (two counter stores a frame): added here. */
     @Override
-    public void flush()
+    public void publishCounts()
     {
         if (txFramesThisRound != 0)
         {
-            // Counted per round, not per frame (two counter stores a frame, where the round has one flush).
             counters.add(PortCounters.TX_PACKETS, txFramesThisRound);
             counters.add(PortCounters.TX_BYTES, txBytesThisRound);
             txFramesThisRound = 0;
             txBytesThisRound = 0;
         }
+    }
+
+    @Override
+    public void flush()
+    {
+        publishCounts();
         starvedThisRound = false;
         receivedThisRound = 0;
         gsoSegmentsThisRound = 0;

@@ -140,6 +140,12 @@ public final class MirroredPort implements SwitchPort
     }
 
     @Override
+    public void publishCounts()
+    {
+        port.publishCounts();
+    }
+
+    @Override
     public boolean isUp()
     {
         return port.isUp();
