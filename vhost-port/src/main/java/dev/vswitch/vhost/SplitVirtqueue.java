@@ -333,6 +333,30 @@ public final class SplitVirtqueue
     public int walk(final int head, final long[] segAddress, final int[] segLength, final int first,
         final boolean writable)
     {
+        if (head >= 0 && head < size && first < segAddress.length)
+        {
+            // The usual chain, as Linux and DPDK post it: one plain descriptor inside one region, taken without the
+            // general loop. Anything else (chained, indirect, empty, too long, crossing a region, wrong direction)
+            // goes the general way below, which reads the descriptor again and checks it on its own.
+            final long d = desc + 16L * head;
+            final long address = U.getLong(d);
+            final long lengthFlagsNext = U.getLong(d + 8);
+            final long length = lengthFlagsNext & 0xFFFF_FFFFL;
+            final int flags = (int)(lengthFlagsNext >>> 32) & 0xffff;
+            final int expected = writable ? DESC_F_WRITE : 0;
+            if ((flags & (DESC_F_NEXT | DESC_F_INDIRECT | DESC_F_WRITE)) == expected && length != 0 &&
+                length <= MAX_CHAIN_BYTES)
+            {
+                final long host = memory.gpaToHost(address, length);
+                if (host != 0)
+                {
+                    segAddress[first] = host;
+                    segLength[first] = (int)length;
+                    chainBytes = length;
+                    return first + 1;
+                }
+            }
+        }
         long table = desc;
         int tableSize = size;
         int index = head;
