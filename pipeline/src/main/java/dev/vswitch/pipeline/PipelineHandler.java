@@ -55,83 +55,12 @@ final class PipelineHandler implements EventPoller.Handler<PacketEvent>
         }
         else
         {
-            runStagesUntraced(event);
+            runStages(event, null, 0);
         }
         return true;
     }
 
-    /**
-     * The stages for an untraced frame (the same steps as {@link #runStages}, without the tracer's hooks). The first
-     * four positions each have a call site of their own: a pipeline's stage at a position does not change while it
-     * runs, so the JIT sees one stage class at each site and inlines it, where one site in a loop over three or more
-     * stage classes is a megamorphic interface call per stage per frame (3 % of the PMD's samples at 64 B in the
-     * itable stub alone, bench/RESULTS.md). Positions past four share the loop.
-     */
-    private void runStagesUntraced(final PacketEvent event)
-    {
-        if (event.sourceDropReason != DropReason.NONE)
-        {
-            return;
-        }
-        try
-        {
-            final Stage[] stages = this.stages;
-            final int count = stages.length;
-            if (count == 0)
-            {
-                return;
-            }
-            stages[0].process(event);
-            if (stopped(event) || count == 1)
-            {
-                return;
-            }
-            stages[1].process(event);
-            if (stopped(event) || count == 2)
-            {
-                return;
-            }
-            stages[2].process(event);
-            if (stopped(event) || count == 3)
-            {
-                return;
-            }
-            stages[3].process(event);
-            if (stopped(event))
-            {
-                return;
-            }
-            for (int i = 4; i < count; i++)
-            {
-                stages[i].process(event);
-                if (stopped(event))
-                {
-                    return;
-                }
-            }
-        }
-        catch (final Throwable t)
-        {
-            event.outPort = PacketEvent.OUT_DROP;   // not delivered; the fault is the supervisor's to count
-            recordFault(event.inPort, t);
-        }
-    }
-
-    /** True if the last stage dropped the frame; the drop is counted at its source port (see runStages). */
-    private boolean stopped(final PacketEvent event)
-    {
-        if (!event.isDropped())
-        {
-            return false;
-        }
-        if (event.dropReason != DropReason.HAIRPIN)
-        {
-            ports[event.inPort].counters().drop(event.dropReason);
-        }
-        return true;
-    }
-
-    /** The stage loop of a traced frame, with the tracer's hooks around each stage. */
+    /** The one stage loop. {@code tracer}: null for an untraced frame. */
     private void runStages(final PacketEvent event, final FrameTracer tracer, final int slot)
     {
         if (event.sourceDropReason != DropReason.NONE)
@@ -143,11 +72,22 @@ final class PipelineHandler implements EventPoller.Handler<PacketEvent>
             final Stage[] stages = this.stages;
             for (int i = 0; i < stages.length; i++)
             {
-                tracer.beforeStage(slot, i, event);
-                stages[i].process(event);
-                tracer.afterStage(slot, i, event);
-                if (stopped(event))   // counted at the source port, except the one verdict ForwardStage counts
+                if (tracer != null)
                 {
+                    tracer.beforeStage(slot, i, event);
+                }
+                stages[i].process(event);
+                if (tracer != null)
+                {
+                    tracer.afterStage(slot, i, event);
+                }
+                if (event.isDropped())
+                {
+                    // Counted at the source port, except the one verdict ForwardStage counts itself.
+                    if (event.dropReason != DropReason.HAIRPIN)
+                    {
+                        ports[event.inPort].counters().drop(event.dropReason);
+                    }
                     break;
                 }
             }
