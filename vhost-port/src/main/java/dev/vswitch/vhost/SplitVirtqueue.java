@@ -259,8 +259,8 @@ public final class SplitVirtqueue
             final long d = desc + 16L * head;
             final long address = U.getLong(d);
             final long lengthFlagsNext = U.getLong(d + 8);
-            final long length = lengthFlagsNext & 0xFFFF_FFFFL;
-            final int flags = (int)(lengthFlagsNext >>> 32) & 0xffff;
+            final long length = descLength(lengthFlagsNext);
+            final int flags = descFlags(lengthFlagsNext);
             if ((flags & (DESC_F_WRITE | DESC_F_INDIRECT)) != DESC_F_WRITE || length == 0)
             {
                 continue;
@@ -291,6 +291,25 @@ public final class SplitVirtqueue
     private int availEntry(final int slot)
     {
         return U.getInt(avail + 2 + 2L * (slot & mask)) >>> 16;
+    }
+
+    /*
+     * A descriptor is addr (le64) then len (le32), flags (le16), next (le16). The last three are read as one 64-bit
+     * load and cut apart here, with shifts and masks that run whatever the load left behind (see availEntry).
+     */
+    private static long descLength(final long lengthFlagsNext)
+    {
+        return lengthFlagsNext & 0xFFFF_FFFFL;
+    }
+
+    private static int descFlags(final long lengthFlagsNext)
+    {
+        return (int)(lengthFlagsNext >>> 32) & 0xffff;
+    }
+
+    private static int descNext(final long lengthFlagsNext)
+    {
+        return (int)(lengthFlagsNext >>> 48);
     }
 
     /** Takes the next available head; returns {@link #ERR_HEAD} (and breaks the ring) for an index >= size. */
@@ -341,8 +360,8 @@ public final class SplitVirtqueue
             final long d = desc + 16L * head;
             final long address = U.getLong(d);
             final long lengthFlagsNext = U.getLong(d + 8);
-            final long length = lengthFlagsNext & 0xFFFF_FFFFL;
-            final int flags = (int)(lengthFlagsNext >>> 32) & 0xffff;
+            final long length = descLength(lengthFlagsNext);
+            final int flags = descFlags(lengthFlagsNext);
             final int expected = writable ? DESC_F_WRITE : 0;
             if ((flags & (DESC_F_NEXT | DESC_F_INDIRECT | DESC_F_WRITE)) == expected && length != 0 &&
                 length <= MAX_CHAIN_BYTES)
@@ -378,12 +397,11 @@ public final class SplitVirtqueue
             }
             final long d = table + 16L * index;
             // Each field read exactly once: the guest may be rewriting this descriptor right now.
-            // len, flags and next as one load, split by shifts and masks that run (see availEntry for why).
             long address = U.getLong(d);
             final long lengthFlagsNext = U.getLong(d + 8);
-            final long length = lengthFlagsNext & 0xFFFF_FFFFL;
-            final int flags = (int)(lengthFlagsNext >>> 32) & 0xffff;
-            final int next = (int)(lengthFlagsNext >>> 48);
+            final long length = descLength(lengthFlagsNext);
+            final int flags = descFlags(lengthFlagsNext);
+            final int next = descNext(lengthFlagsNext);
 
             if ((flags & DESC_F_INDIRECT) != 0)
             {
