@@ -357,11 +357,12 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
     /**
      * Reads one byte of every cache line of each frame's first segment that the header strip and classify will
-     * read (the virtio_net_hdr and the frame's first {@link PacketEvent#HEADER_BYTES}). Plain loads with no use but
+     * read (the virtio_net_hdr, when it is read, and the frame's first {@link PacketEvent#HEADER_BYTES}). Plain loads with no use but
      * a sum: the core issues them back to back, so the lines arrive together instead of one per frame.
      */
     private void touchHeads(final PacketEvent[] events, final int count, final int hdrLen)
     {
+        final int skip = guestSends == 0 ? hdrLen : 0;   // then the header is not read (headerStripped)
         long sum = 0;
         for (int i = 0; i < count; i++)
         {
@@ -370,7 +371,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             {
                 final long address = e.segAddress[0];
                 final int limit = Math.min(e.segLength[0], hdrLen + PacketEvent.HEADER_BYTES);
-                for (int offset = 0; offset < limit; offset += 64)
+                for (int offset = skip; offset < limit; offset += 64)
                 {
                     sum += U.getByte(address + offset);
                 }
@@ -396,8 +397,12 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         final long scratch = header.address();
         if (e.segLength[0] > hdrLen)
         {
-            // The usual case (Linux and DPDK put the header and the frame in one buffer): two moves, no call.
-            VirtioNetHdr.move(e.segAddress[0], scratch, hdrLen);
+            // The usual case (Linux and DPDK put the header and the frame in one buffer): two moves, no call; and
+            // no read at all from a front end that negotiated no offloads (see headerStripped).
+            if (guestSends != 0)
+            {
+                VirtioNetHdr.move(e.segAddress[0], scratch, hdrLen);
+            }
             e.segAddress[0] += hdrLen;
             e.segLength[0] -= hdrLen;
             return headerStripped(e, hdrLen);
@@ -434,11 +439,19 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     {
         final int frameLength = e.frameLength - hdrLen;
         e.frameLength = frameLength;
-        header.copyTo(e);
         if (frameLength < EthernetLayout.ETH_HLEN)
         {
             return DropReason.RUNT;
         }
+        if (guestSends == 0)
+        {
+            // A front end that negotiated no offloads must leave the header's fields zero (virtio 1.2, 5.1.6.2.1):
+            // they ask nothing of the switch, so they are not read and the event's stay as reset (a plain frame).
+            // Reading them would cost a miss to the guest's core per frame, for a line that often holds nothing
+            // else of the frame (DPDK's vhost does not read them either).
+            return DropReason.NONE;
+        }
+        header.copyTo(e);
         // A header may only ask for what was negotiated, and must point inside the frame (the TAP port checks the
         // kernel's the same way).
         return OffloadPolicy.checkReceived(e.vnetFlags, e.gsoType, e.hdrLen, e.gsoSize, e.csumStart, e.csumOffset,
