@@ -60,6 +60,7 @@ public final class GuestMemoryTable implements AutoCloseable
                 {
                     table.mapRegion(i, gpa[i], sizes[i], uva[i], mmapOffset[i], fds);
                 }
+                table.firstRegionMapped();
             }
             catch (final VhostUserException | RuntimeException ex)
             {
@@ -85,6 +86,7 @@ public final class GuestMemoryTable implements AutoCloseable
         table.size[0] = length;
         table.userAddr[0] = guestPhys;
         table.host[0] = hostAddress;
+        table.firstRegionMapped();
         return table;
     }
 
@@ -197,9 +199,31 @@ public final class GuestMemoryTable implements AutoCloseable
         return host[r] + (gpa - guestPhys[r]);
     }
 
+    /**
+     * Region 0 again, as plain fields: {@link #gpaToHost} tries it first without the loop over the arrays (DPDK's
+     * virtio-user has one region; QEMU's first holds the guest's memory below 3 GiB). Set once, before the table
+     * is published to the data path (as the arrays are); size 0 until then, so nothing matches.
+     */
+    private long firstGuestPhys;
+    private long firstSize;
+    private long firstHost;
+
+    private void firstRegionMapped()
+    {
+        firstGuestPhys = guestPhys[0];
+        firstSize = size[0];
+        firstHost = host[0];
+    }
+
     /** Host address of [gpa, gpa+len) if it lies wholly inside one region, else 0. */
     public long gpaToHost(final long gpa, final long len)
     {
+        // No region wraps around (mapRegion), so one unsigned compare says whether gpa is inside.
+        final long offset = gpa - firstGuestPhys;
+        if (Long.compareUnsigned(offset, firstSize) < 0 && Long.compareUnsigned(len, firstSize - offset) <= 0)
+        {
+            return firstHost + offset;
+        }
         final int r = regionOf(gpa);
         if (r < 0 || Long.compareUnsigned(len, remaining(r, gpa)) > 0)
         {
