@@ -40,6 +40,10 @@ final class PmdMetrics implements MultiCollector
             .add(pmd.busyRounds(), labels).build());
         out.metricSnapshot(Family.counter("vswitch_pmd_frames", "Frames the PMD thread took from all its ports")
             .add(pmd.framesTaken(), labels).build());
+        // Busy time over frames is the PMD's cost per frame: the one figure that shows, live, a host whose memory
+        // or cores got slower (bench/RESULTS.md: the same switch at 80 and at 130 ns per frame).
+        out.metricSnapshot(Family.counter("vswitch_pmd_busy_seconds", "Time spent in rounds that took frames")
+            .add(pmd.busyNanos() / 1e9, labels).build());
         out.metricSnapshot(HistogramSnapshot.builder().name("vswitch_pmd_poll_to_publish_seconds")
             .help("Time from the start of the polling round that took a frame to its used-ring publish")
             .dataPoint(histogram(latency.cumulative(), labels)).build());

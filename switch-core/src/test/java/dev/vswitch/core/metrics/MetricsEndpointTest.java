@@ -143,6 +143,8 @@ class MetricsEndpointTest
         assertEquals(1, value(text, "vswitch_fdb_port_entries{port=\"vm1\"}"));
         assertEquals(100, value(text, "vswitch_pmd_frames_total{pmd=\"pmd-0\"}"));
         assertTrue(value(text, "vswitch_pmd_busy_rounds_total{pmd=\"pmd-0\"}") >= 4, text);   // bursts of 32
+        final double busy = value(text, "vswitch_pmd_busy_seconds_total{pmd=\"pmd-0\"}");
+        assertTrue(busy > 0 && busy < 10, text);   // those rounds took some time, and less than the test
         assertEquals(100, value(text, "vswitch_pmd_poll_to_publish_seconds_count{pmd=\"pmd-0\"}"));
         assertEquals(100, value(text, "vswitch_pmd_poll_to_publish_seconds_bucket{pmd=\"pmd-0\",le=\"+Inf\"}"));
         assertTrue(value(text, "vswitch_pmd_poll_to_publish_seconds_sum{pmd=\"pmd-0\"}") > 0, text);
