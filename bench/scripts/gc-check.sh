@@ -8,23 +8,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work=$(mktemp -d /tmp/gccheck.XXXXXX)
 trap 'pkill -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 [ -f "$root/switch-core/target/classpath.txt" ] || (cd "$root" && mvn -B -q -DskipTests install)
-cat > "$work/switch.yaml" <<YAML
-ports:
-  - {name: vm1, type: vhost-user, socket: $work/vm1.sock}
-  - {name: vm2, type: vhost-user, socket: $work/vm2.sock}
-datapath: {cpus: [1], idle: busy-spin}
-stats: {interval-seconds: 10}
-YAML
+# shellcheck source=lib/loop.sh
+. "$root/bench/scripts/lib/loop.sh"
+loop_switch_yaml "$work" 10
 VSWITCH_JAVA_OPTS="-Xlog:gc*:file=$work/gc.log:uptimemillis" "$root/bin/vswitch" --config "$work/switch.yaml" \
   > "$work/switch.log" 2>&1 & pid=$!
 for _ in $(seq 100); do [ -S "$work/vm2.sock" ] && break; sleep 0.1; done
 (sleep 4; echo "start tx_first 16"; sleep "$SECS"; echo "show port stats all"; echo stop; echo quit) |
-  timeout $((SECS + 40)) stdbuf -oL dpdk-testpmd --lcores '0@1,1@0' --no-pci --no-huge -m 1024 \
-    --file-prefix "gc$$" --log-level lib.eal:error \
-    --vdev "net_virtio_user0,path=$work/vm1.sock,queues=1,mac=02:00:00:00:00:01" \
-    --vdev "net_virtio_user1,path=$work/vm2.sock,queues=1,mac=02:00:00:00:00:02" \
-    -- -i --total-num-mbufs=32768 --forward-mode=mac \
-    --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 > "$work/gen.out" 2>&1 &
+  loop_generator $((SECS + 40)) "gc$$" "$work/vm1.sock" "$work/vm2.sock" > "$work/gen.out" 2>&1 &
 gen=$!
 sleep 6   # testpmd up, traffic started
 start_ms=$(jcmd "$pid" VM.uptime | awk '/s$/ {printf "%d", $1 * 1000}')

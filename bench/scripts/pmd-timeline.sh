@@ -9,25 +9,15 @@ SECS=${1:-40}; LEN=${2:-64}; PORT=${METRICS_PORT:-9482}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 d=$(mktemp -d /tmp/pmd-timeline.XXXXXX)
 [ -f "$root/switch-core/target/classpath.txt" ] || "$root/bin/vswitch" --version >/dev/null
-cat > "$d/switch.yaml" <<YAML
-ports:
-  - {name: vm1, type: vhost-user, socket: $d/vm1.sock}
-  - {name: vm2, type: vhost-user, socket: $d/vm2.sock}
-datapath: {cpus: [1], idle: busy-spin}
-stats: {interval-seconds: 0}
-metrics: {listen: "127.0.0.1:$PORT"}
-YAML
+# shellcheck source=lib/loop.sh
+. "$root/bench/scripts/lib/loop.sh"
+loop_switch_yaml "$d" 0 "metrics: {listen: \"127.0.0.1:$PORT\"}"
 "$root/bin/vswitch" --config "$d/switch.yaml" > "$d/switch.log" 2>&1 & pid=$!
 trap 'kill $pid 2>/dev/null || true; pkill -f "$d" 2>/dev/null || true; rm -rf "$d"' EXIT
 for _ in $(seq 300); do [ -S "$d/vm2.sock" ] && break; sleep 0.1; done
 txpkts=""; [ "$LEN" != 64 ] && txpkts="set txpkts $LEN"
 (sleep 4; [ -n "$txpkts" ] && echo "$txpkts"; echo "start tx_first 16"; sleep $((SECS + 3)); echo stop; echo quit) |
-  timeout $((SECS + 40)) dpdk-testpmd --lcores '0@1,1@0' --no-pci --no-huge -m 1024 --file-prefix "tl$$" \
-    --log-level lib.eal:error \
-    --vdev "net_virtio_user0,path=$d/vm1.sock,queues=1,mac=02:00:00:00:00:01" \
-    --vdev "net_virtio_user1,path=$d/vm2.sock,queues=1,mac=02:00:00:00:00:02" \
-    -- -i --total-num-mbufs=32768 --forward-mode=mac \
-    --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 > "$d/gen.out" 2>&1 & gen=$!
+  loop_generator $((SECS + 40)) "tl$$" "$d/vm1.sock" "$d/vm2.sock" > "$d/gen.out" 2>&1 & gen=$!
 # The PMD's counters, from /metrics over bash's own TCP (nothing to install): "frames busy_seconds".
 scrape() {
   exec 3<>"/dev/tcp/127.0.0.1/$PORT"

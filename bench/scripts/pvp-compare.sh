@@ -18,6 +18,8 @@ ROUNDS=${1:-5}; SECS=${2:-10}; SIZES=${3:-64}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=lib/ovs-dpdk.sh
 . "$root/bench/scripts/lib/ovs-dpdk.sh"
+# shellcheck source=lib/loop.sh
+. "$root/bench/scripts/lib/loop.sh"
 if [ -z "${DUTS:-}" ]; then
   DUTS="vswitch dpdk"
   [ -x "$OVS_VSWITCHD_DPDK" ] && DUTS="vswitch dpdk ovs"
@@ -31,12 +33,7 @@ generator() { # $1 = socket dir, $2 $3 = the two sockets; prints aggregate Rx pp
   [ "$LEN" != 64 ] && txpkts="set txpkts $LEN"
   (sleep 4; [ -n "$txpkts" ] && echo "$txpkts"; echo "start tx_first 16"; sleep 3; echo "show port stats all";
    sleep "$SECS"; echo "show port stats all"; echo stop; echo quit) |
-  timeout $((SECS + 40)) stdbuf -oL dpdk-testpmd --lcores '0@1,1@0' --no-pci --no-huge -m 1024 \
-    --file-prefix "gen$$" --log-level lib.eal:error \
-    --vdev "net_virtio_user0,path=$2,queues=1,mac=02:00:00:00:00:01" \
-    --vdev "net_virtio_user1,path=$3,queues=1,mac=02:00:00:00:00:02" \
-    -- -i --total-num-mbufs=32768 --forward-mode=mac \
-    --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 > "$d/gen.out" 2>&1 || true
+    loop_generator $((SECS + 40)) "gen$$" "$2" "$3" > "$d/gen.out" 2>&1 || true
   grep -a 'Rx-pps' "$d/gen.out" | tail -2 | awk '{s += $2} END {print s + 0}'
 }
 
@@ -44,14 +41,7 @@ await_socket() { for _ in $(seq 300); do [ -S "$1" ] && return 0; sleep 0.1; don
 
 run_vswitch() {
   local d="$work/vswitch$LEN-$1"; mkdir -p "$d"
-  cat > "$d/switch.yaml" <<YAML
-ports:
-  - {name: vm1, type: vhost-user, socket: $d/vm1.sock}
-  - {name: vm2, type: vhost-user, socket: $d/vm2.sock}
-datapath: {cpus: [1], idle: busy-spin}
-stats: {interval-seconds: 0}
-${VSWITCH_YAML_EXTRA:-}
-YAML
+  loop_switch_yaml "$d" 0 "${VSWITCH_YAML_EXTRA:-}"
   "$root/bin/vswitch" --config "$d/switch.yaml" > "$d/switch.log" 2>&1 & local pid=$!
   await_socket "$d/vm2.sock"
   generator "$d" "$d/vm1.sock" "$d/vm2.sock"
