@@ -8,12 +8,12 @@ set -euo pipefail
 SECS=${1:-40}; LEN=${2:-64}; PORT=${METRICS_PORT:-9482}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 d=$(mktemp -d /tmp/pmd-timeline.XXXXXX)
+trap 'kill ${pid:-} 2>/dev/null || true; pkill -f "$d" 2>/dev/null || true; rm -rf "$d"' EXIT
 [ -f "$root/switch-core/target/classpath.txt" ] || "$root/bin/vswitch" --version >/dev/null
 # shellcheck source=lib/loop.sh
 . "$root/bench/scripts/lib/loop.sh"
 loop_switch_yaml "$d" 0 "metrics: {listen: \"127.0.0.1:$PORT\"}"
 "$root/bin/vswitch" --config "$d/switch.yaml" > "$d/switch.log" 2>&1 & pid=$!
-trap 'kill $pid 2>/dev/null || true; pkill -f "$d" 2>/dev/null || true; rm -rf "$d"' EXIT
 for _ in $(seq 300); do [ -S "$d/vm2.sock" ] && break; sleep 0.1; done
 txpkts=""; [ "$LEN" != 64 ] && txpkts="set txpkts $LEN"
 (sleep 4; [ -n "$txpkts" ] && echo "$txpkts"; echo "start tx_first 16"; sleep $((SECS + 3)); echo stop; echo quit) |

@@ -1,7 +1,8 @@
 # The testpmd loop that pvp-compare.sh, gc-check.sh and pmd-timeline.sh drive through the switch, in one place.
 # Sourced by those scripts:
 #   loop_switch_yaml DIR STATS_SECONDS [EXTRA_YAML]   writes DIR/switch.yaml: vhost-user ports vm1 and vm2 (server
-#                                                     sockets DIR/vm1.sock, DIR/vm2.sock), the PMD on CPU 1 busy-spinning
+#                                                     sockets DIR/vm1.sock, DIR/vm2.sock), the PMD on CPU 1
+#                                                     busy-spinning, EXTRA_YAML appended
 #   loop_generator TIMEOUT FILE_PREFIX SOCK1 SOCK2    dpdk-testpmd with two virtio-user ports on those sockets, mac
 #                                                     forwarding between them, its forwarding lcore on CPU 0; reads its
 #                                                     commands from stdin (the caller pipes "start tx_first 16", ...),

@@ -357,8 +357,9 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
     /**
      * Reads one byte of every cache line of each frame's first segment that the header strip and classify will
-     * read (the virtio_net_hdr, when it is read, and the frame's first {@link PacketEvent#HEADER_BYTES}). Plain loads with no use but
-     * a sum: the core issues them back to back, so the lines arrive together instead of one per frame.
+     * read (the virtio_net_hdr, when it is read, and the frame's first {@link PacketEvent#HEADER_BYTES}). Plain
+     * loads with no use but a sum: the core issues them back to back, so the lines arrive together instead of one
+     * per frame.
      */
     private void touchHeads(final PacketEvent[] events, final int count, final int hdrLen)
     {
