@@ -47,6 +47,8 @@ final class MessageBuffer
     private static final int POLL_EVENTS = 4;
     private static final int POLL_REVENTS = 6;
     private static final int POLLFD_SIZE = 8;
+    /** Slot 0: the socket; slot 1: the caller's wake eventfd, or -1 (poll ignores a negative fd). */
+    static final int POLLFD_COUNT = 2;
 
     // struct sockaddr_un { sa_family_t family; char path[108]; }
     private static final int SUN_FAMILY = 0;
@@ -58,7 +60,7 @@ final class MessageBuffer
     private static final int CONTROL_OFFSET = IOVEC_OFFSET + IOVEC_SIZE;
     private static final int CONTROL_CAPACITY = cmsgSpace(MAX_FDS * Integer.BYTES);
     private static final int POLLFD_OFFSET = CONTROL_OFFSET + CONTROL_CAPACITY;
-    static final int DATA_OFFSET = POLLFD_OFFSET + POLLFD_SIZE;
+    static final int DATA_OFFSET = POLLFD_OFFSET + POLLFD_COUNT * POLLFD_SIZE;
 
     /** Holds the native allocation alive; JNA frees it via a Cleaner once this buffer is unreachable. */
     private final Memory memory;
@@ -208,15 +210,16 @@ final class MessageBuffer
     }
 
     /** Set up the pollfd for a single fd. */
-    void preparePoll(final int fd, final short events)
+    void preparePoll(final int slot, final int fd, final short events)
     {
-        buffer.putInt(POLLFD_OFFSET + POLL_FD, fd);
-        buffer.putShort(POLLFD_OFFSET + POLL_EVENTS, events);
-        buffer.putShort(POLLFD_OFFSET + POLL_REVENTS, (short)0);
+        final int at = POLLFD_OFFSET + slot * POLLFD_SIZE;
+        buffer.putInt(at + POLL_FD, fd);
+        buffer.putShort(at + POLL_EVENTS, events);
+        buffer.putShort(at + POLL_REVENTS, (short)0);
     }
 
-    short polledEvents()
+    short polledEvents(final int slot)
     {
-        return buffer.getShort(POLLFD_OFFSET + POLL_REVENTS);
+        return buffer.getShort(POLLFD_OFFSET + slot * POLLFD_SIZE + POLL_REVENTS);
     }
 }

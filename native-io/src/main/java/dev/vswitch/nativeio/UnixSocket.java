@@ -169,6 +169,20 @@ public final class UnixSocket implements AutoCloseable
      */
     public boolean awaitReadable(final int timeoutMillis) throws IOException
     {
+        return awaitReadable(timeoutMillis, -1);
+    }
+
+    /**
+     * Wait until a receive would not block, the timeout passes, or {@code wakeFd} (an eventfd another thread signals
+     * to interrupt the wait, -1 for none) becomes readable. Reads nothing from {@code wakeFd}: the caller drains it.
+     * It lets a control thread sleep for as long as it has nothing to do and still stop, or act, at once when told.
+     *
+     * @param timeoutMillis negative waits forever.
+     * @return true if data is readable or the peer hung up/errored (the next receive then reports EOF or the error),
+     * false on timeout or wake-up.
+     */
+    public boolean awaitReadable(final int timeoutMillis, final int wakeFd) throws IOException
+    {
         final int socketFd = checkOpen();
         final long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         int remaining = timeoutMillis;
@@ -176,15 +190,18 @@ public final class UnixSocket implements AutoCloseable
         {
             while (true)
             {
-                rx.preparePoll(socketFd, (short)(LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR));
-                final int ready = LibC.Raw.poll(rx.pollfdAddress(), 1, remaining);
+                rx.preparePoll(0, socketFd, (short)(LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR));
+                rx.preparePoll(1, wakeFd, LibC.POLLIN);
+                final int ready = LibC.Raw.poll(rx.pollfdAddress(), MessageBuffer.POLLFD_COUNT, remaining);
                 if (ready > 0)
                 {
-                    if ((rx.polledEvents() & LibC.POLLNVAL) != 0)
+                    final short events = rx.polledEvents(0);
+                    if ((events & LibC.POLLNVAL) != 0 || (rx.polledEvents(1) & LibC.POLLNVAL) != 0)
                     {
-                        throw new ErrnoException("poll(" + describe() + ")", Errno.EBADF);
+                        throw new ErrnoException("poll(" + describe() + ((events & LibC.POLLNVAL) != 0 ? "" :
+                            ", wake fd " + wakeFd) + ")", Errno.EBADF);
                     }
-                    return true;
+                    return events != 0;
                 }
                 if (0 == ready)
                 {

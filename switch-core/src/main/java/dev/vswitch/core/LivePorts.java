@@ -105,7 +105,7 @@ final class LivePorts
         running[id] = pc;
         final boolean server = pc.mode() == SocketMode.SERVER;
         final VhostUserEndpoint endpoint = new VhostUserEndpoint(port, pc.socket(), server, pc.reconnectMillis(),
-            sw.pmd());
+            sw.pmd(), sw.watchdog());
         try
         {
             endpoint.start();

@@ -28,6 +28,7 @@ import dev.vswitch.pipeline.stages.MacTable;
 import dev.vswitch.pipeline.vlan.VlanIngressStage;
 import dev.vswitch.pipeline.vlan.VlanMembership;
 import dev.vswitch.tap.TapPort;
+import dev.vswitch.vhost.DataPathWatchdog;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
 import net.openhft.affinity.Affinity;
@@ -78,6 +79,8 @@ public final class VSwitch implements AutoCloseable
     private final PollLatency latency;
     private MetricsEndpoint metrics;
     private Thread statsThread;
+    /** Notices a front end that stops the data path, for every vhost-user port's control thread. */
+    private DataPathWatchdog watchdog;
     private volatile boolean closed;
 
     private VSwitch(final SwitchConfig config) throws IOException
@@ -252,6 +255,7 @@ public final class VSwitch implements AutoCloseable
             pmd.hold(true);   // released by StartupHold once the client-mode ports are up
         }
         pmdRunner.start();
+        watchdog = new DataPathWatchdog();
         for (int i = 0; i < config.ports().size(); i++)
         {
             final PortConfig pc = config.ports().get(i);
@@ -260,7 +264,7 @@ public final class VSwitch implements AutoCloseable
                 continue;
             }
             final VhostUserEndpoint endpoint = new VhostUserEndpoint((VhostUserPort)rawPorts[i], pc.socket(),
-                pc.mode() == SocketMode.SERVER, pc.reconnectMillis(), pmd);
+                pc.mode() == SocketMode.SERVER, pc.reconnectMillis(), pmd, watchdog);
             endpoints.add(endpoint);
             try
             {
@@ -523,6 +527,11 @@ public final class VSwitch implements AutoCloseable
         return endpoints;
     }
 
+    DataPathWatchdog watchdog()
+    {
+        return watchdog;
+    }
+
     boolean isMirrored(final String name)
     {
         for (final Mirror m : mirrors)
@@ -578,6 +587,10 @@ public final class VSwitch implements AutoCloseable
         for (final VhostUserEndpoint e : endpoints)
         {
             e.close();
+        }
+        if (watchdog != null)
+        {
+            watchdog.close();
         }
         pmdRunner.close();
         // No PMD copies into the mirror rings any more: each writer drains its ring, then closes its file or tap.

@@ -61,6 +61,15 @@ public final class VhostUserDevice implements AutoCloseable
             return null;
         }
 
+        /**
+         * Any thread, without a system call: true if the data path quarantined the port, or has been inside a write
+         * to the call fd of one of the rings it was given for longer than {@code stuckNanos}.
+         */
+        default boolean dataPathNeedsControl(final long nowNanos, final long stuckNanos)
+        {
+            return quarantineReason() != null;
+        }
+
         /** The device has been reset after a quarantine: rings may be published again. */
         default void clearQuarantine()
         {
@@ -810,6 +819,15 @@ public final class VhostUserDevice implements AutoCloseable
             host.publishRing(1, null, 0);
             throw new VhostUserException("guest memory was truncated under the mapped rings");
         }
+    }
+
+    /**
+     * For the {@link DataPathWatchdog}, from its thread: true if {@link #watchDataPath} would now find the port
+     * quarantined or a call-fd write stuck. Volatile reads only.
+     */
+    boolean dataPathNeedsControl(final long nowNanos)
+    {
+        return host.dataPathNeedsControl(nowNanos, SIGNAL_STUCK_NANOS);
     }
 
     /** The switch is stopping: from now on a wait for the PMD ends after a bound instead of lasting. */

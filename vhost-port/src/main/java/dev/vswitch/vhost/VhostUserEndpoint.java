@@ -1,5 +1,6 @@
 package dev.vswitch.vhost;
 
+import dev.vswitch.nativeio.EventFd;
 import dev.vswitch.nativeio.Fds;
 import dev.vswitch.nativeio.UnixSocket;
 import dev.vswitch.pipeline.DatapathBarrier;
@@ -23,12 +24,13 @@ import static dev.vswitch.vhost.VhostUserMessage.MAX_PAYLOAD;
 public final class VhostUserEndpoint implements AutoCloseable
 {
     /**
-     * How long the control thread waits for a message before it checks whether it should stop, and how often it
-     * watches the data path for a stuck call fd, a quarantine or truncated memory. shutdown() of our own end does not
-     * wake a poll already waiting on it (Linux wakes only the peer), so this bounds how long a stopping switch waits
-     * for each connection: it is on the critical path of a restart.
+     * How long the control thread of a connected port sleeps between messages before it does its housekeeping:
+     * counting kicks, checking unsealed guest memory for truncation, refusing a second front end. A stuck call fd or
+     * a quarantine does not wait for it: the {@link DataPathWatchdog} wakes the thread through {@link #wakeFd}, and so
+     * does {@link #stop()} (shutdown() of our own end would not wake a poll already waiting on it: Linux wakes only
+     * the peer). Each wake-up costs CPU on the cores the switch shares with its guests, so it is rare.
      */
-    private static final int POLL_MILLIS = 50;
+    static final int HOUSEKEEPING_MILLIS = 1_000;
     /**
      * A front end must finish the initial handshake (everything up to SET_OWNER; QEMU does it at once on connecting,
      * then may wait for the guest driver as long as it likes) within this time, and a message it has begun must be
@@ -45,24 +47,28 @@ public final class VhostUserEndpoint implements AutoCloseable
     private final boolean server;
     private final int reconnectMillis;
     private final VhostUserDevice device;
+    private final DataPathWatchdog watchdog;
     private final VhostUserMessage msg = new VhostUserMessage();
     private final int[] fdCount = new int[1];
     private final Thread thread;
     private volatile boolean running = true;
     private volatile UnixSocket listener;
     private volatile UnixSocket connection;
+    /** An eventfd that interrupts the control thread's wait: signalled by stop() and by the watchdog. */
+    private volatile int wakeFd = -1;
     private volatile long connections;
     /** nanoTime since when a second front end has been waiting in the backlog (0: none). Control thread only. */
     private long waitingSince;
 
     public VhostUserEndpoint(final VhostUserPort port, final Path socketPath, final boolean server,
-        final int reconnectMillis, final DatapathBarrier barrier)
+        final int reconnectMillis, final DatapathBarrier barrier, final DataPathWatchdog watchdog)
     {
         this.name = port.name();
         this.socketPath = socketPath;
         this.server = server;
         this.reconnectMillis = reconnectMillis;
         this.device = port.newDevice(barrier);
+        this.watchdog = watchdog;
         this.thread = new Thread(this::run, "vhost-ctl-" + name);
         this.thread.setDaemon(true);
     }
@@ -70,12 +76,32 @@ public final class VhostUserEndpoint implements AutoCloseable
     /** Server mode: binds the socket now so errors surface at start-up; then starts the control thread. */
     public void start() throws IOException
     {
+        wakeFd = EventFd.create();
         if (server)
         {
             listener = UnixSocket.listen(socketPath);
             Log.info(name, "listening on " + socketPath);
         }
+        watchdog.watch(this);
         thread.start();
+    }
+
+    /** From the watchdog's thread: wakes the control thread if the data path needs it to drop the front end. */
+    void wakeIfDataPathNeedsIt(final long nowNanos)
+    {
+        if (connection != null && device.dataPathNeedsControl(nowNanos))
+        {
+            wake();
+        }
+    }
+
+    private void wake()
+    {
+        final int fd = wakeFd;
+        if (fd >= 0)
+        {
+            EventFd.signal(fd);
+        }
     }
 
     public String name()
@@ -148,8 +174,9 @@ public final class VhostUserEndpoint implements AutoCloseable
         try
         {
             final UnixSocket l = listener;
-            if (l == null || !l.awaitReadable(POLL_MILLIS) || !running)
+            if (l == null || !l.awaitReadable(-1, wakeFd) || !running)
             {
+                EventFd.drain(wakeFd);
                 return null;
             }
             return l.accept();
@@ -159,7 +186,7 @@ public final class VhostUserEndpoint implements AutoCloseable
             if (running)
             {
                 Log.warn(name, "accept failed: " + ex.getMessage());
-                sleep(POLL_MILLIS);
+                sleep(HOUSEKEEPING_MILLIS);
             }
             return null;
         }
@@ -187,16 +214,20 @@ public final class VhostUserEndpoint implements AutoCloseable
         {
             device.watchDataPath();
             refuseWaitingFrontEnds();
+            int waitMillis = HOUSEKEEPING_MILLIS;
             if (!handshakeDone)
             {
                 handshakeDone = device.isOwned();
-                if (!handshakeDone && System.nanoTime() - handshakeDeadline > 0)
+                final long left = handshakeDeadline - System.nanoTime();
+                if (!handshakeDone && left < 0)
                 {
                     throw new VhostUserException("no SET_OWNER within " + HANDSHAKE_MILLIS + " ms of connecting");
                 }
+                waitMillis = (int)Math.min(waitMillis, left / 1_000_000L + 1);
             }
-            if (!socket.awaitReadable(POLL_MILLIS))
+            if (!socket.awaitReadable(waitMillis, wakeFd))
             {
+                EventFd.drain(wakeFd);
                 device.countKicks();
                 continue;
             }
@@ -376,6 +407,7 @@ public final class VhostUserEndpoint implements AutoCloseable
     {
         running = false;
         device.abandonWaits();
+        wake();
         final UnixSocket c = connection;
         if (c != null)
         {
@@ -388,6 +420,7 @@ public final class VhostUserEndpoint implements AutoCloseable
     public void close()
     {
         stop();
+        watchdog.unwatch(this);
         try
         {
             thread.join(5_000);
@@ -397,6 +430,11 @@ public final class VhostUserEndpoint implements AutoCloseable
             Thread.currentThread().interrupt();
         }
         device.reset();
+        if (!thread.isAlive())   // else the thread may still poll it: leave it open rather than close a live fd
+        {
+            Fds.close(wakeFd);
+            wakeFd = -1;
+        }
         final UnixSocket l = listener;
         if (l != null)
         {

@@ -208,6 +208,23 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         return quarantined;
     }
 
+    @Override
+    public boolean dataPathNeedsControl(final long nowNanos, final long stuckNanos)
+    {
+        return quarantined != null || isSignalStuck(rxRing, nowNanos, stuckNanos) ||
+            isSignalStuck(txRing, nowNanos, stuckNanos);
+    }
+
+    private static boolean isSignalStuck(final SplitVirtqueue ring, final long nowNanos, final long stuckNanos)
+    {
+        if (ring == null)
+        {
+            return false;
+        }
+        final long since = ring.signallingSince();
+        return since != 0 && nowNanos - since > stuckNanos;
+    }
+
     /** The control thread has reset the device: a new front end may start rings again. */
     public void clearQuarantine()
     {

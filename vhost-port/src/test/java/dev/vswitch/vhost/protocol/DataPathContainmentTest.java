@@ -12,6 +12,7 @@ import dev.vswitch.pipeline.PortCounters;
 import dev.vswitch.pipeline.Stage;
 import dev.vswitch.pipeline.SupervisedRunner;
 import dev.vswitch.pipeline.SwitchPort;
+import dev.vswitch.vhost.DataPathWatchdog;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
 import dev.vswitch.testkit.vhost.DriverRing;
@@ -62,6 +63,7 @@ class DataPathContainmentTest
     private PmdAgent pmd;
     private SupervisedRunner runner;
     private VhostUserEndpoint endpoint;
+    private DataPathWatchdog watchdog;
     private Path socket;
     private StallWatch watch;
     private EndpointHarness.Resources baseline;
@@ -74,7 +76,8 @@ class DataPathContainmentTest
         runner = new SupervisedRunner(new BackoffIdleStrategy(1, 1, 1_000, 100_000), pmd::onFault, pmd);
         runner.start();
         socket = dir.resolve("vhost.sock");
-        endpoint = new VhostUserEndpoint(port, socket, true, 1000, pmd);
+        watchdog = new DataPathWatchdog();
+        endpoint = new VhostUserEndpoint(port, socket, true, 1000, pmd, watchdog);
         endpoint.start();
         awaitTrue(() -> pmd.rounds() > 10, "the PMD should be running");
         assertServesAWellBehavedFrontEnd();   // also warms up what the JVM opens once (JNA closures, JIT)
@@ -87,6 +90,7 @@ class DataPathContainmentTest
     {
         watch.close();
         endpoint.close();
+        watchdog.close();
         runner.close();
     }
 

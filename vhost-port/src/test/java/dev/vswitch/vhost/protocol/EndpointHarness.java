@@ -7,6 +7,7 @@ import dev.vswitch.pipeline.PacketEvent;
 import dev.vswitch.pipeline.PacketPublisher;
 import dev.vswitch.testkit.Await;
 import dev.vswitch.testkit.frames.FrameBuilder;
+import dev.vswitch.vhost.DataPathWatchdog;
 import dev.vswitch.vhost.VhostUserDevice;
 import dev.vswitch.vhost.VhostUserEndpoint;
 import dev.vswitch.vhost.VhostUserPort;
@@ -45,6 +46,7 @@ final class EndpointHarness implements AutoCloseable
     final VhostUserPort port = new VhostUserPort(0, "t", 4);
     final Path path;
     final VhostUserEndpoint endpoint;
+    private final DataPathWatchdog watchdog = new DataPathWatchdog();
     private final RingBuffer<PacketEvent> events = RingBuffer.createSingleProducer(PacketEvent::new, 256);
     private final PacketPublisher publisher = new PacketPublisher(events);
     private long nextEvent;
@@ -52,7 +54,7 @@ final class EndpointHarness implements AutoCloseable
     EndpointHarness(final Path dir) throws IOException
     {
         path = dir.resolve("vhost.sock");
-        endpoint = new VhostUserEndpoint(port, path, true, 1000, DatapathBarrier.NONE);
+        endpoint = new VhostUserEndpoint(port, path, true, 1000, DatapathBarrier.NONE, watchdog);
         endpoint.start();
     }
 
@@ -116,6 +118,7 @@ final class EndpointHarness implements AutoCloseable
     public void close()
     {
         endpoint.close();
+        watchdog.close();
     }
 
     // ------------------------------------------------------------------ helpers

@@ -14,9 +14,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static dev.vswitch.vhost.protocol.EndpointHarness.ALL_FEATURES;
 import static dev.vswitch.vhost.protocol.EndpointHarness.MEMORY_BYTES;
@@ -47,6 +50,35 @@ class VhostUserHandshakeTest
     {
         h.close();
         memory.close();
+    }
+
+    /**
+     * A control thread sleeps between messages for as long as it has nothing to do (a second of housekeeping
+     * interval while a front end is connected, without end while none is): stopping the port must wake it at once,
+     * not after that sleep, since a switch that restarts waits for every port. Half the interval is the bound.
+     */
+    @Test
+    void stoppingAPortWakesItsControlThreadAtOnceWithOrWithoutAFrontEnd() throws IOException
+    {
+        awaitTrue(() -> !h.endpoint.isConnected(), "nobody connected yet");
+        assertTrue(millisToClose(h) < 500, "closing an idle port waited for its control thread");
+        try (EndpointHarness connected = new EndpointHarness(Files.createDirectories(dir.resolve("b")));
+             FrontEnd fe = connected.connect())
+        {
+            fe.handshake();
+            awaitTrue(connected.endpoint::isConnected, "the front end should be served");
+            assertTrue(millisToClose(connected) < 500, "closing a connected port waited for its control thread");
+            assertTrue(fe.awaitClosedByPeer(1_000), "the front end should see the port go");
+        }
+    }
+
+    private static long millisToClose(final EndpointHarness harness)
+    {
+        // Let the control thread get into its wait first: closing before it does would not show a missing wake.
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        final long start = System.nanoTime();
+        harness.endpoint.close();
+        return (System.nanoTime() - start) / 1_000_000L;
     }
 
     @Test
