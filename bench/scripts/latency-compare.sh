@@ -22,6 +22,8 @@ LOADS=${LOADS:-10k,100k,500k,pingpong}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=lib/ovs-dpdk.sh
 . "$root/bench/scripts/lib/ovs-dpdk.sh"
+# shellcheck source=lib/isolate.sh
+. "$root/bench/scripts/lib/isolate.sh"
 if [ -z "${DUTS:-}" ]; then
   DUTS="vswitch dpdk"
   [ -x "$OVS_VSWITCHD_DPDK" ] && DUTS="vswitch dpdk ovs"
@@ -34,6 +36,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
+  isolate_undo
 }
 trap cleanup EXIT
 jar="$root/bench/target/benchmarks.jar"   # the bench uber jar: probe, plot and every dependency
@@ -56,6 +59,8 @@ probe_secs=$(awk -v n="$nloads" -v s="$SECS" 'BEGIN {printf "%d", n * (s + 1.5) 
 if awk '{exit !($1 > 0.7)}' /proc/loadavg; then
   echo "WARNING: the machine is not idle (load average above); latency tails will show it" >&2
 fi
+isolate_cpu 1 0 > "$OUT/isolation.txt"   # not in a pipe: the undo list must stay in this shell
+tee -a "$OUT/machine.txt" < "$OUT/isolation.txt"
 
 probe() { # $1 label, $2 socket dir, $3 output dir, [$4 socket suffix, default .sock]
   local suffix="${4-.sock}"
