@@ -431,6 +431,12 @@ public final class VSwitch implements AutoCloseable
         return pmd;
     }
 
+    /** The reader of the PMD's poll-to-publish latency for everyone who shows it. */
+    public PollLatency latency()
+    {
+        return latency;
+    }
+
     // ---- read-only views and PMD task queue for the control socket (dev.vswitch.core.control)
 
     public SwitchConfig config()

@@ -10,6 +10,7 @@ import dev.vswitch.core.config.ConfigException;
 import dev.vswitch.core.config.ConfigLoader;
 import dev.vswitch.core.config.PortConfig;
 import dev.vswitch.core.config.SocketMode;
+import dev.vswitch.core.metrics.PollLatency;
 import dev.vswitch.pipeline.DropReason;
 import dev.vswitch.pipeline.FrameTracer;
 import dev.vswitch.pipeline.PacketEvent;
@@ -382,13 +383,12 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
 
     /**
      * Rates over a short window (busy %, frames per busy round, ns per frame) and the poll-to-publish percentiles of
-     * that window. The latency recorder hands out intervals, so the periodic stats line after this call covers only
-     * the frames since the window ended (it prints its own frame count).
+     * that window, read through {@link PollLatency} so that the histogram and the stats line still see every frame.
      */
     private JsonNode showPmd()
     {
         final PmdAgent pmd = sw.pmd();
-        pmd.intervalLatency();   // starts the window
+        final Histogram mark = sw.latency().mark();   // starts the window
         final long t0 = System.nanoTime();
         final long rounds0 = pmd.rounds();
         final long busy0 = pmd.busyRounds();
@@ -407,7 +407,7 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
         final long busy = pmd.busyRounds() - busy0;
         final long frames = pmd.framesTaken() - frames0;
         final long busyNanos = pmd.busyNanos() - busyNanos0;
-        final Histogram h = pmd.intervalLatency();
+        final Histogram h = sw.latency().since(mark);
 
         final ObjectNode p = json.createObjectNode();
         p.put("name", pmd.roleName());

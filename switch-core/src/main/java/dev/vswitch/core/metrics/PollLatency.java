@@ -4,8 +4,9 @@ import dev.vswitch.pipeline.PmdAgent;
 import org.HdrHistogram.Histogram;
 
 /**
- * The one reader of a PMD's poll-to-publish {@link org.HdrHistogram.Recorder}. A recorder hands each interval to
- * whoever asks first, so two readers (the stats printer, the metrics endpoint) would each see part of the frames;
+ * The one reader of a PMD's poll-to-publish {@link org.HdrHistogram.SingleWriterRecorder}. A recorder hands each
+ * interval to whoever asks first, so several readers (the stats printer, the metrics endpoint, {@code show pmd})
+ * would each see part of the frames;
  * instead both ask this class, which moves every interval into two accumulators: one since the switch started (the
  * Prometheus histogram, cumulative as Prometheus wants) and one since the stats printer last asked (its p50/p99).
  * Housekeeping threads only; the PMD thread keeps recording into the recorder as before.
@@ -36,6 +37,23 @@ public final class PollLatency
     {
         drain();
         return sinceStart.copy();
+    }
+
+    /** Everything recorded so far, to hand back to {@link #since} at the end of a window (a copy). */
+    public synchronized Histogram mark()
+    {
+        return cumulative();
+    }
+
+    /**
+     * What was recorded since {@code mark} was taken ({@code vswitchctl show pmd}'s window). Reads through this
+     * class like the other two readers, so a window takes no frames from the histogram or the stats line.
+     */
+    public synchronized Histogram since(final Histogram mark)
+    {
+        final Histogram window = cumulative();
+        window.subtract(mark);
+        return window;
     }
 
     /** What was recorded since the previous call (for the periodic stats line). */

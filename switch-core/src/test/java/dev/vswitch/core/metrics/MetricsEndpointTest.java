@@ -11,6 +11,7 @@ import dev.vswitch.pipeline.spi.StageCounter;
 import dev.vswitch.pipeline.spi.StageCounters;
 import dev.vswitch.pipeline.stages.MacAger;
 import dev.vswitch.pipeline.stages.MacTable;
+import org.HdrHistogram.Histogram;
 import org.agrona.concurrent.SystemNanoClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -176,6 +177,21 @@ class MetricsEndpointTest
         }
         assertEquals(10, latency.sinceLastCall().getTotalCount());
         assertEquals(74, value(scrape(), "vswitch_pmd_poll_to_publish_seconds_count{pmd=\"pmd-0\"}"));
+    }
+
+    /** `vswitchctl show pmd` took its window straight from the recorder: those frames never reached the others. */
+    @Test
+    void aShowPmdWindowTakesNoFramesFromTheHistogramOrTheStatsLine() throws Exception
+    {
+        final Histogram mark = latency.mark();
+        vm1.pending = 20;
+        while (vm1.pending > 0)
+        {
+            pmd.doWork();
+        }
+        assertEquals(20, latency.since(mark).getTotalCount());
+        assertEquals(20, latency.sinceLastCall().getTotalCount());
+        assertEquals(20, value(scrape(), "vswitch_pmd_poll_to_publish_seconds_count{pmd=\"pmd-0\"}"));
     }
 
     @Test
