@@ -66,8 +66,8 @@ probe() { # $1 label, $2 socket dir, $3 output dir, [$4 socket suffix, default .
   local suffix="${4-.sock}"
   # The whole probe JVM on CPU 0, not only its measuring thread: its JIT, GC and periodic threads would otherwise
   # run on CPU 1 and preempt the device under test's forwarding thread (seen as ~40 preemptions a second of the
-  # switch's PMD, ~2.4 ms each).
-  timeout "$probe_secs" taskset -c 0 java "${java_opts[@]}" -cp "$jar" dev.vswitch.bench.latency.LatencyProbe \
+  # switch's PMD, ~2.4 ms each). The timeout wrapper too (it ran 0.4 ms on CPU 1 when the probe ended).
+  taskset -c 0 timeout "$probe_secs" java "${java_opts[@]}" -cp "$jar" dev.vswitch.bench.latency.LatencyProbe \
     --a "$2/a$suffix" --b "$2/b$suffix" --label "$1" --loads "$LOADS" --seconds "$SECS" --warmup 1 --initial-warmup "${INITIAL_WARMUP:-3}" \
     --cpu 0 --out "$3" > "$3/probe.log" 2>&1 || echo "probe failed, see $3/probe.log" >&2
   grep '^RESULT' "$3/probe.log" || true
@@ -99,7 +99,7 @@ YAML
 
 run_dpdk() {
   local d="$work/dpdk-$1" o="$OUT/dpdk-$1"; mkdir -p "$d" "$o"
-  timeout $((probe_secs + 30)) dpdk-testpmd --lcores '0@0,1@1' --no-pci --no-huge -m 1024 \
+  taskset -c 0 timeout $((probe_secs + 30)) dpdk-testpmd --lcores '0@0,1@1' --no-pci --no-huge -m 1024 \
     --file-prefix "lat$$-$1" --log-level lib.eal:error \
     --vdev "net_vhost0,iface=$d/a.sock,queues=1" --vdev "net_vhost1,iface=$d/b.sock,queues=1" \
     -- --forward-mode=io --total-num-mbufs=32768 --stats-period 1000 < /dev/null > "$o/testpmd.log" 2>&1 &

@@ -12,6 +12,7 @@
 #             two dpdkvhostuser ports, its PMD on CPU 1 and its other threads on CPU 0 (scripts/install-deps.sh --bench)
 # Default DUTS: all three where OVS-DPDK is installed, else vswitch and dpdk.
 # Each run: warm up 3 s, "show port stats all", wait SECONDS, again; the second Rx-pps is the mean over SECONDS.
+# For the whole run, movable interrupts and kernel threads are kept off CPU 1 (lib/isolate.sh; ISOLATE=0: not).
 # Prints per-run aggregate Mpps (both ports), then medians and the ratios to dpdk and ovs.
 set -euo pipefail
 ROUNDS=${1:-5}; SECS=${2:-10}; SIZES=${3:-64}
@@ -20,12 +21,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/bench/scripts/lib/ovs-dpdk.sh"
 # shellcheck source=lib/loop.sh
 . "$root/bench/scripts/lib/loop.sh"
+# shellcheck source=lib/isolate.sh
+. "$root/bench/scripts/lib/isolate.sh"
 if [ -z "${DUTS:-}" ]; then
   DUTS="vswitch dpdk"
   [ -x "$OVS_VSWITCHD_DPDK" ] && DUTS="vswitch dpdk ovs"
 fi
 work=$(mktemp -d /tmp/pvp.XXXXXX)
-trap 'pkill -f "$work" 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
+trap 'pkill -f "$work" 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"; isolate_undo' EXIT
+isolate_cpu 1 0 > "$work/isolation.txt"   # the same for every device; not in a pipe: the undo list stays here
+cat "$work/isolation.txt"
 [ -f "$root/switch-core/target/classpath.txt" ] || "$root/bin/vswitch" --version >/dev/null
 
 generator() { # $1 = socket dir, $2 $3 = the two sockets; prints aggregate Rx pps
