@@ -1,9 +1,10 @@
 # Keeps the kernel's own movable work off the device under test's CPU for the length of a bench run, the way a
 # deployment isolates a PMD core (isolcpus, tuned's cpu-partitioning profile), and puts it back afterwards. Sourced by
 # latency-compare.sh and pvp-compare.sh; the same for every device under test.
-#   isolate_cpu CPU HOUSEKEEPING   moves device interrupts, the unbound workqueues' CPU mask and the kernel threads
-#                                  that may run anywhere (kdamond, kcompactd, kswapd, ...) to HOUSEKEEPING; records
-#                                  what it changed in ISOLATE_UNDO and prints one line saying what it moved
+#   isolate_cpu CPU HOUSEKEEPING   moves device interrupts, the unbound workqueues' CPU mask, the kernel threads
+#                                  that may run anywhere (kdamond, kcompactd, kswapd, ...) and every other process
+#                                  that may run on both (but the calling script) to HOUSEKEEPING; records what it
+#                                  changed in ISOLATE_UNDO and prints one line saying what it moved
 #   isolate_undo                   restores everything isolate_cpu changed (call it from the caller's EXIT trap)
 # ISOLATE=0 in the environment: isolate_cpu does nothing.
 #
@@ -42,8 +43,23 @@ isolate_cpu() {
       moved_threads=$((moved_threads + 1))
     fi
   done
-  echo "isolation of CPU $cpu: $moved_irqs interrupts, the unbound workqueues and $moved_threads kernel threads" \
-       "(${ISOLATE_MOVED:-none}${ISOLATE_MOVED:+, ...}) moved to CPU $keep until the run ends"
+  # Every other process that may run on both CPUs (all its threads), except this script, whose children (the
+  # devices under test, the probe) keep its mask and place themselves. Seen without it: the sandbox's own agent
+  # process preempting the device's forwarding thread on CPU 1 for up to 3 ms.
+  local moved_procs=0 ppid
+  for pid in $(ps -e -o pid=); do
+    [ "$pid" = $$ ] || [ "$pid" = "${BASHPID:-$$}" ] || [ "$pid" = 2 ] && continue
+    ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ') || continue
+    [ "$ppid" = 2 ] || [ -z "$ppid" ] && continue   # kernel threads: above
+    old=$(taskset -pc "$pid" 2>/dev/null | awk -F': ' '{print $2}') || continue
+    [ -n "$old" ] && cpu_in_list "$cpu" "$old" && cpu_in_list "$keep" "$old" || continue
+    if taskset -a -pc "$keep" "$pid" > /dev/null 2>&1; then
+      ISOLATE_UNDO+=("taskset -a -pc $old $pid")
+      moved_procs=$((moved_procs + 1))
+    fi
+  done
+  echo "isolation of CPU $cpu: $moved_irqs interrupts, the unbound workqueues, $moved_threads kernel threads" \
+       "(${ISOLATE_MOVED:-none}${ISOLATE_MOVED:+, ...}) and $moved_procs other processes moved to CPU $keep until the run ends"
 }
 
 cpu_in_list() { # CPU LIST ("0-3,6"): true when CPU is in LIST
