@@ -219,11 +219,14 @@ public final class VhostUserEndpoint implements AutoCloseable
             {
                 handshakeDone = device.isOwned();
                 final long left = handshakeDeadline - System.nanoTime();
-                if (!handshakeDone && left < 0)
+                if (!handshakeDone)
                 {
-                    throw new VhostUserException("no SET_OWNER within " + HANDSHAKE_MILLIS + " ms of connecting");
+                    if (left < 0)
+                    {
+                        throw new VhostUserException("no SET_OWNER within " + HANDSHAKE_MILLIS + " ms of connecting");
+                    }
+                    waitMillis = (int)Math.min(waitMillis, left / 1_000_000L + 1);   // wake for the deadline
                 }
-                waitMillis = (int)Math.min(waitMillis, left / 1_000_000L + 1);
             }
             if (!socket.awaitReadable(waitMillis, wakeFd))
             {
