@@ -11,9 +11,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>
  * Why one thread and not each control thread polling: the watch must run every few tens of milliseconds, and a
  * control thread that wakes that often for its other work (kick counters, memory checks) costs ~50 µs of CPU a
- * wake-up, per port. Those wake-ups land on the CPUs the switch shares with its guests; seen as the switch's share of
- * the latency probe's p99.9. Here a round is a few volatile reads per port and no system call, and the control
- * threads sleep until there is a message, a stop, or this thread's call.
+ * wake-up, per port. Those wake-ups land on the CPUs the switch shares with its guests (two ports: ~400 slices of
+ * the latency probe's CPU per 10 s in `perf sched`, bench/RESULTS.md). Here a round is a few volatile reads per port
+ * and no system call, and the control threads sleep until there is a message, a stop, or this thread's call.
  */
 public final class DataPathWatchdog implements AutoCloseable
 {
