@@ -5,12 +5,13 @@
 # CPU 0, the device's forwarding thread on CPU 1: every other line is something that preempted one of them.
 #   bench/scripts/cpu-footprint.sh [DUT=vswitch] [SECONDS=10]      (DUT: vswitch, dpdk or ovs)
 # Environment: INITIAL_WARMUP (s, default 10), OUT (default bench/target/footprint/<date>-<DUT>).
-# Needs perf (Debian: linux-perf) with the sched tracepoints.
+# Needs perf with the sched tracepoints (scripts/install-deps.sh --bench installs Debian's linux-perf).
 set -euo pipefail
 DUT=${1:-vswitch}; SECS=${2:-10}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT=${OUT:-$root/bench/target/footprint/$(date +%Y%m%d-%H%M%S)-$DUT}
-command -v perf > /dev/null || { echo "cpu-footprint.sh needs perf (apt-get install linux-perf)" >&2; exit 1; }
+command -v perf > /dev/null ||
+  { echo "cpu-footprint.sh needs perf: scripts/install-deps.sh --bench (Debian's linux-perf)" >&2; exit 1; }
 mkdir -p "$OUT"
 # 500k after 10k only so that the probe's unrecorded warm-up runs at 500k, as in the runs of record.
 DUTS=$DUT LOADS=10k,500k INITIAL_WARMUP=${INITIAL_WARMUP:-10} OUT="$OUT/latency" PNG="$OUT/latency.png" \
