@@ -178,6 +178,18 @@ public final class SplitVirtqueue
         return signallingSince;
     }
 
+    /** Any thread: true if the call-fd write now in progress began more than {@code nanos} before {@code nowNanos}. */
+    public boolean isSignallingLongerThan(final long nowNanos, final long nanos)
+    {
+        return isSignallingLongerThan(signallingSince, nowNanos, nanos);
+    }
+
+    /** The same, for a {@link #signallingSince} value already read (a caller that also reports it). */
+    static boolean isSignallingLongerThan(final long since, final long nowNanos, final long nanos)
+    {
+        return since != 0 && nowNanos - since > nanos;
+    }
+
     /** The call fd of the write in progress (meaningful while {@link #signallingSince} is not 0). */
     public int signallingFd()
     {

@@ -769,8 +769,7 @@ public final class VhostUserDevice implements AutoCloseable
             {
                 continue;
             }
-            final long since = ring.signallingSince();
-            if (since != 0 && System.nanoTime() - since > minNanos)
+            if (ring.isSignallingLongerThan(System.nanoTime(), minNanos))
             {
                 EventFd.releaseBlockedWriter(ring.signallingFd());
                 found = true;
@@ -780,10 +779,11 @@ public final class VhostUserDevice implements AutoCloseable
     }
 
     /**
-     * Called by the control thread between messages (at least every poll interval): throws, so the endpoint drops
-     * the front end and resets the device, if the data path quarantined the port, if the guest memory under the
-     * rings was truncated, or if a call-fd write has blocked the PMD for longer than {@link #SIGNAL_STUCK_NANOS}
-     * (then the rings are withdrawn first, so the PMD cannot be caught again on the way out, and it is freed).
+     * Called by the control thread after every message, at its housekeeping and when the {@link DataPathWatchdog}
+     * wakes it ({@link #dataPathNeedsControl} true): throws, so the endpoint drops the front end and resets the
+     * device, if the data path quarantined the port, if the guest memory under the rings was truncated, or if a
+     * call-fd write has blocked the PMD for longer than {@link #SIGNAL_STUCK_NANOS} (then the rings are withdrawn
+     * first, so the PMD cannot be caught again on the way out, and it is freed).
      */
     public void watchDataPath() throws VhostUserException
     {
@@ -800,7 +800,7 @@ public final class VhostUserDevice implements AutoCloseable
                 continue;
             }
             final long since = ring.signallingSince();
-            if (since != 0 && System.nanoTime() - since > SIGNAL_STUCK_NANOS)
+            if (SplitVirtqueue.isSignallingLongerThan(since, System.nanoTime(), SIGNAL_STUCK_NANOS))
             {
                 host.counters().increment(dev.vswitch.pipeline.PortCounters.SIGNAL_STUCK);
                 host.publishRing(0, null, 0);

@@ -211,18 +211,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     @Override
     public boolean dataPathNeedsControl(final long nowNanos, final long stuckNanos)
     {
-        return quarantined != null || isSignalStuck(rxRing, nowNanos, stuckNanos) ||
-            isSignalStuck(txRing, nowNanos, stuckNanos);
-    }
-
-    private static boolean isSignalStuck(final SplitVirtqueue ring, final long nowNanos, final long stuckNanos)
-    {
-        if (ring == null)
-        {
-            return false;
-        }
-        final long since = ring.signallingSince();
-        return since != 0 && nowNanos - since > stuckNanos;
+        final SplitVirtqueue rx = rxRing;
+        final SplitVirtqueue tx = txRing;
+        return quarantined != null || (rx != null && rx.isSignallingLongerThan(nowNanos, stuckNanos)) ||
+            (tx != null && tx.isSignallingLongerThan(nowNanos, stuckNanos));
     }
 
     /** The control thread has reset the device: a new front end may start rings again. */
