@@ -69,9 +69,9 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private static final int BUSY_NANOS = 2;
     private final Counters stats = new Counters(3);
     /**
-     * Poll-to-publish, ns. Two significant digits (values within 1 %): each histogram is 30 KB instead of the 200 KB
+     * Poll-to-publish, ns. Two significant digits (values within 1 %): each histogram is 28 KB instead of the 200 KB
      * of three, which the stats thread adds, copies and walks every interval on a CPU it shares with guests (~2 ms of
-     * interpreted loops and a recompile per print at three digits, seen in the latency probe's p99.9). Single-writer:
+     * interpreted loops and a C2 recompile per print at three digits, seen with -XX:+PrintCompilation). Single-writer:
      * only this PMD records, so its counts need no atomic add per round, nor the readers' copies atomic loads.
      */
     private final SingleWriterRecorder latency = new SingleWriterRecorder(TimeUnit.SECONDS.toNanos(10), 2);

@@ -388,7 +388,7 @@ public final class ControlCommands implements ControlServer.Handler, ControlServ
     private JsonNode showPmd()
     {
         final PmdAgent pmd = sw.pmd();
-        final Histogram mark = sw.latency().mark();   // starts the window
+        final Histogram mark = sw.latency().cumulative();   // starts the window
         final long t0 = System.nanoTime();
         final long rounds0 = pmd.rounds();
         final long busy0 = pmd.busyRounds();

@@ -39,15 +39,10 @@ public final class PollLatency
         return sinceStart.copy();
     }
 
-    /** Everything recorded so far, to hand back to {@link #since} at the end of a window (a copy). */
-    public synchronized Histogram mark()
-    {
-        return cumulative();
-    }
-
     /**
-     * What was recorded since {@code mark} was taken ({@code vswitchctl show pmd}'s window). Reads through this
-     * class like the other two readers, so a window takes no frames from the histogram or the stats line.
+     * What was recorded since {@code mark}, a {@link #cumulative} taken at the start of a window ({@code vswitchctl
+     * show pmd}'s). Reads through this class like the other two readers, so a window takes no frames from the
+     * histogram or the stats line.
      */
     public synchronized Histogram since(final Histogram mark)
     {
