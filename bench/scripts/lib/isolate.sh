@@ -31,33 +31,26 @@ isolate_cpu() {
     # The mask is hexadecimal; one CPU's bit.
     if printf '%x' $((1 << keep)) > "$f" 2>/dev/null; then ISOLATE_UNDO+=("echo $old > $f"); fi
   fi
-  # Kernel threads (parent kthreadd, pid 2) whose affinity may be changed: per-CPU ones refuse (EINVAL), and stay.
-  for pid in $(ps -o pid= --ppid 2); do
+  # Tasks, from one read of the process table. Kernel threads (parent kthreadd, pid 2) that may run on CPU: per-CPU
+  # ones refuse (EINVAL), and stay. Every other process that may run on both CPUs (all its threads), except this
+  # script, whose children (the devices under test, the probe) keep its mask and place themselves. Seen without the
+  # latter: the sandbox's own agent process preempting the device's forwarding thread on CPU 1 for up to 3 ms.
+  local moved_procs=0 ppid
+  while read -r pid ppid; do
+    [ "$pid" = $$ ] || [ "$pid" = "${BASHPID:-$$}" ] || [ "$pid" = 2 ] && continue
     old=$(taskset -pc "$pid" 2>/dev/null | awk -F': ' '{print $2}') || continue
-    [ -z "$old" ] || [ "$old" = "$keep" ] && continue
-    cpu_in_list "$cpu" "$old" || continue
-    if taskset -pc "$keep" "$pid" > /dev/null 2>&1; then
-      ISOLATE_UNDO+=("taskset -pc $old $pid")
+    [ -z "$old" ] || [ "$old" = "$keep" ] || ! cpu_in_list "$cpu" "$old" && continue
+    [ "$ppid" = 2 ] || cpu_in_list "$keep" "$old" || continue
+    taskset -a -pc "$keep" "$pid" > /dev/null 2>&1 || continue
+    ISOLATE_UNDO+=("taskset -a -pc $old $pid")
+    if [ "$ppid" = 2 ]; then
       comm=$(cat "/proc/$pid/comm" 2>/dev/null || echo "$pid")
       [ "$moved_threads" -lt 6 ] && ISOLATE_MOVED="${ISOLATE_MOVED:-}${ISOLATE_MOVED:+ }$comm"
       moved_threads=$((moved_threads + 1))
-    fi
-  done
-  # Every other process that may run on both CPUs (all its threads), except this script, whose children (the
-  # devices under test, the probe) keep its mask and place themselves. Seen without it: the sandbox's own agent
-  # process preempting the device's forwarding thread on CPU 1 for up to 3 ms.
-  local moved_procs=0 ppid
-  for pid in $(ps -e -o pid=); do
-    [ "$pid" = $$ ] || [ "$pid" = "${BASHPID:-$$}" ] || [ "$pid" = 2 ] && continue
-    ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ') || continue
-    [ "$ppid" = 2 ] || [ -z "$ppid" ] && continue   # kernel threads: above
-    old=$(taskset -pc "$pid" 2>/dev/null | awk -F': ' '{print $2}') || continue
-    [ -n "$old" ] && cpu_in_list "$cpu" "$old" && cpu_in_list "$keep" "$old" || continue
-    if taskset -a -pc "$keep" "$pid" > /dev/null 2>&1; then
-      ISOLATE_UNDO+=("taskset -a -pc $old $pid")
+    else
       moved_procs=$((moved_procs + 1))
     fi
-  done
+  done < <(ps -e -o pid=,ppid=)
   echo "isolation of CPU $cpu: $moved_irqs interrupts, the unbound workqueues, $moved_threads kernel threads" \
        "(${ISOLATE_MOVED:-none}${ISOLATE_MOVED:+, ...}) and $moved_procs other processes moved to CPU $keep until the run ends"
 }
