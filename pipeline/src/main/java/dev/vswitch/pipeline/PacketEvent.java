@@ -5,10 +5,12 @@ import org.agrona.UnsafeAccess;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * One frame in flight through the pipeline. Pre-allocated in the Disruptor ring and reused: the frame itself is
- * never copied into the event, only described as a scatter list of host addresses (guest memory of the source
- * port, or a buffer the source port owns). The destination copies straight from those segments, so a frame is
- * copied exactly once between guests.
+ * One frame in flight through the pipeline. Pre-allocated in the Disruptor ring and reused: the frame is described
+ * as a scatter list of host addresses (guest memory of the source port, or a buffer the source port owns), and the
+ * destination copies from those segments. Only the head is copied into the event ({@link #head}, by classify), and
+ * from then on the list delivers the head from that copy ({@link #commitHead}): what the stages judged is what
+ * every destination gets, whatever the source guest writes into its buffer meanwhile. The rest of a frame longer
+ * than the head is copied once, straight from the source's memory to the destination's.
  */
 public final class PacketEvent
 {
@@ -45,6 +47,7 @@ public final class PacketEvent
     // --- set by classify
     /** First min(frameLength, HEADER_BYTES) bytes of the frame, off-heap so parsing is plain loads. */
     public final UnsafeBuffer head = new UnsafeBuffer(BufferUtil.allocateDirectAligned(HEADER_BYTES, 64));
+    private final long headAddress = head.addressOffset();
     public int headLength;
     public long dstMac;
     public long srcMac;
@@ -147,6 +150,20 @@ public final class PacketEvent
         {
             return true;
         }
+        if (segCount == 1)
+        {
+            // The usual frame, one segment (classify commits every frame): no loops.
+            final int length = segLength[0];
+            if (length > n)
+            {
+                segAddress[1] = segAddress[0] + n;
+                segLength[1] = length - n;
+                segCount = 2;
+            }
+            segAddress[0] = headAddress;
+            segLength[0] = n;
+            return true;
+        }
         int covered = 0;
         int first = 0;   // first segment not wholly inside the head
         while (first < segCount && covered + segLength[first] <= n)
@@ -181,7 +198,7 @@ public final class PacketEvent
             segAddress[1] += cut;
             segLength[1] -= cut;
         }
-        segAddress[0] = head.addressOffset();
+        segAddress[0] = headAddress;
         segLength[0] = n;
         segCount = 1 + rest;
         return true;

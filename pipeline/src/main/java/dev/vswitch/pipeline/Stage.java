@@ -3,8 +3,9 @@ package dev.vswitch.pipeline;
 /**
  * A network function in the pipeline. Stages run in the configured order on the PMD thread, once per frame, and
  * must not allocate, block, or log per frame. A stage may drop ({@link PacketEvent#drop}), redirect (set
- * {@link PacketEvent#outPort}; forward honours it), or modify the frame (edit {@link PacketEvent#head}, then
- * {@link PacketEvent#commitHead}); it may also rewrite the parsed fields. Frames a stage dropped skip the remaining
+ * {@link PacketEvent#outPort}; forward honours it), or modify the frame (edit {@link PacketEvent#head}; after
+ * classify, which commits the head, the edit is what the destinations get; {@link PacketEvent#commitHead} is
+ * idempotent); it may also rewrite the parsed fields. Frames a stage dropped skip the remaining
  * stages. Stages are made by a {@link dev.vswitch.pipeline.spi.StageFactory} named in the YAML.
  */
 public interface Stage

@@ -24,7 +24,16 @@ import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
 /**
  * Parses enough of a frame for switching: MACs, 802.1Q/802.1ad tags, ARP, IPv4, IPv6 and the L4 offset. It first
  * gathers the frame's head (at most {@link PacketEvent#HEADER_BYTES}) out of the scatter list, because a guest may
- * split even the Ethernet header across descriptors.
+ * split even the Ethernet header across descriptors, and makes that copy the frame's first segment
+ * ({@link PacketEvent#commitHead}).
+ * <p>
+ * Why the commit: the source's buffers stay in its guest's memory until the frame is delivered, and nothing stops a
+ * hostile guest from rewriting them from another vCPU in between. Were the head delivered from there, the bytes a
+ * destination gets could differ from the bytes every stage judged: a trunk guest could flip the VLAN tag after the
+ * switch chose that VLAN's ports (reaching a VLAN it is not in), or the L4 port after the ACL allowed it. Delivered
+ * from the copy, the head is exactly what the stages read (the same reason DPDK's vhost copies a frame into an
+ * mbuf before anything looks at it). The rest of a long frame, which no stage reads, is still copied once, straight
+ * from the source.
  */
 public final class ClassifyStage implements Stage
 {
@@ -43,6 +52,13 @@ public final class ClassifyStage implements Stage
         if (headLength < ETH_HLEN)
         {
             e.drop(DropReason.RUNT);
+            return;
+        }
+        if (!e.commitHead())
+        {
+            // The head could not be made the frame's first segment (a chain of 64 descriptors whose first is
+            // longer than the head): it would be delivered from the source's memory, not as judged, so it is not.
+            e.drop(DropReason.BAD_CHAIN);
             return;
         }
         final UnsafeBuffer head = e.head;

@@ -348,8 +348,10 @@ class ClassifyStageTest
         for (final OffHeapFrame split : splits)
         {
             final PacketEvent e = classify(split);
-            assertTrue(e.segCount > 2);
             assertEquals(frame.length, e.frameLength);
+            assertEquals(1, e.segCount, "the whole frame fits the head, which is now its one segment");
+            assertEquals(e.head.addressOffset(), e.segAddress[0]);
+            assertArrayEquals(frame, OffHeapFrame.gather(e));
             assertAll("split into " + split.segmentCount() + " segments",
                 () -> assertArrayEquals(frame, head(e)),
                 () -> assertEquals(contiguous.headLength, e.headLength),

@@ -84,6 +84,25 @@ public final class OffHeapFrame
         return event;
     }
 
+    /**
+     * Writes one byte of the frame where it lives, as a guest may rewrite its TX buffer from another vCPU while the
+     * switch holds the frame. {@link #bytes} keeps the frame as it was built.
+     */
+    public void rewrite(final int frameOffset, final byte value)
+    {
+        int offset = frameOffset;
+        for (int i = 0; i < segments.length; i++)
+        {
+            if (offset < lengths[i])
+            {
+                segments[i].putByte(offset, value);
+                return;
+            }
+            offset -= lengths[i];
+        }
+        throw new IndexOutOfBoundsException("offset " + frameOffset + " beyond the frame");
+    }
+
     public byte[] bytes()
     {
         return bytes.clone();

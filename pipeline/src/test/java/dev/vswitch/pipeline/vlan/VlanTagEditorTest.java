@@ -161,18 +161,20 @@ class VlanTagEditorTest
     @Test
     void refusesAnEditThatWouldNeedMoreThanMaxSegmentsAndLeavesTheEventAlone()
     {
-        final byte[] frame = ethernet(DST, SRC).etherType(0x0800).pad(200).bytes();
+        // Classify makes its 128-byte head copy the list's first segment; the tag goes inside it, so a push needs
+        // one entry more than the list has.
+        final byte[] frame = ethernet(DST, SRC).etherType(0x0800).pad(300).bytes();
         final int[] split = new int[PacketEvent.MAX_SEGMENTS - 1];
-        split[0] = 20;   // the tag goes inside the first segment: one more entry needed
+        split[0] = PacketEvent.HEADER_BYTES;
         Arrays.fill(split, 1, split.length, 2);
         describe(frame, split);
         assertEquals(PacketEvent.MAX_SEGMENTS, e.segCount);
         assertEquals(DropReason.TOO_BIG, editor.push(e, 10));
         assertArrayEquals(frame, OffHeapFrame.gather(e));
 
-        final int[] roomy = split.clone();
-        roomy[0] = 12;   // the tag goes between segments 0 and 1: the scratch replaces segment 0
+        final int[] roomy = Arrays.copyOf(split, split.length - 1);   // one segment fewer: the edit just fits
         describe(frame, roomy);
+        assertEquals(PacketEvent.MAX_SEGMENTS - 1, e.segCount);
         assertEquals(DropReason.NONE, editor.push(e, 10));
         assertEquals(PacketEvent.MAX_SEGMENTS, e.segCount);
         editor.restore(e);
