@@ -7,7 +7,7 @@ SECS=${1:-60}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work=$(mktemp -d /tmp/gccheck.XXXXXX)
 trap 'pkill -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
-[ -f "$root/switch-core/target/classpath.txt" ] || (cd "$root" && mvn -B -q -DskipTests install)
+[ -f "$root/switch-core/target/classpath.txt" ] || "$root/bin/vswitch" --version >/dev/null   # builds it if needed
 # shellcheck source=lib/loop.sh
 . "$root/bench/scripts/lib/loop.sh"
 loop_switch_yaml "$work" 10
