@@ -108,4 +108,73 @@ class PipelineHandlerTest
         assertEquals(List.of(5), p1.completedTokens);
         assertEquals(0, p1.counters().totalDrops(), "the source counts its own drops");
     }
+
+    /**
+     * The sequence is written out position by position for the first UNROLLED stages and loops after them: for
+     * every length up to past that, and every position dropping (or throwing), exactly the stages up to it ran, in
+     * order, and the frame's fate is the one a loop would give.
+     */
+    @Test
+    void everyLengthAndEveryStoppingPositionRunsExactlyTheStagesBeforeIt() throws Exception
+    {
+        for (int count = 0; count <= PipelineHandler.UNROLLED + 3; count++)
+        {
+            for (int stop = -1; stop < count; stop++)
+            {
+                for (final boolean throwing : new boolean[] { false, true })
+                {
+                    final int stopAt = stop;
+                    final Stage[] stages = new Stage[count];
+                    final List<String> expected = new ArrayList<>();
+                    for (int i = 0; i < count; i++)
+                    {
+                        final int position = i;
+                        stages[i] = stage("s" + i, e ->
+                        {
+                            if (position == stopAt && throwing)
+                            {
+                                throw new IllegalStateException("stage " + position);
+                            }
+                            if (position == stopAt)
+                            {
+                                e.drop(DropReason.FILTERED);
+                            }
+                            else
+                            {
+                                e.outPort = 0;   // the last stage that ran decides where it goes
+                            }
+                        });
+                        if (stop < 0 || i <= stop)
+                        {
+                            expected.add("s" + i);
+                        }
+                    }
+                    calls.clear();
+                    p1.completedTokens.clear();
+                    final PipelineHandler h = handler(stages);
+                    final PacketEvent e = event(1, 3);
+                    run(h, e, 0, true);
+                    final String what = count + " stages, stopping at " + stop + (throwing ? " (throws)" : "");
+                    assertEquals(expected, calls, what);
+                    assertEquals(List.of(3), p1.completedTokens, what);
+                    if (stop < 0 && count > 0)
+                    {
+                        assertEquals(0, e.outPort, what);
+                    }
+                    else if (stop >= 0)
+                    {
+                        assertEquals(PacketEvent.OUT_DROP, e.outPort, what);
+                    }
+                    assertEquals(throwing && stop >= 0 ? 1 : 0, h.faults, what);
+                }
+            }
+        }
+        // Drops counted once each, at the source: one per (length, position) pair that dropped without throwing.
+        int drops = 0;
+        for (int count = 0; count <= PipelineHandler.UNROLLED + 3; count++)
+        {
+            drops += count;
+        }
+        assertEquals(drops, p1.counters().drops(DropReason.FILTERED));
+    }
 }
