@@ -253,12 +253,19 @@ public final class PmdAgent implements Agent, DatapathBarrier
     /** Before step 2: destinations may get ready for up to {@code frames} transmits (a hint, no delivery). */
     private void prepareTransmit(final int frames)
     {
+        // The round's frames are the last published: the longest says how many lines of each buffer to take ahead.
+        final long last = ring.getCursor();
+        int longest = 0;
+        for (long seq = last - frames + 1; seq <= last; seq++)
+        {
+            longest = Math.max(longest, ring.get(seq).frameLength);
+        }
         for (int i = 0; i < ports.length; i++)
         {
             serving = i;
             try
             {
-                ports[i].prepareTransmit(frames);
+                ports[i].prepareTransmit(frames, longest);
             }
             catch (final Throwable t)
             {

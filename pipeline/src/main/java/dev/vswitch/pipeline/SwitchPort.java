@@ -27,11 +27,11 @@ public interface SwitchPort
     boolean transmit(PacketEvent event);
 
     /**
-     * A round has taken {@code frames} frames and is about to run them through the stages: a port may get ready for
-     * up to that many transmits (e.g. start pulling the destination buffers' cache lines). Must not change what
-     * the port delivers.
+     * A round has taken {@code frames} frames, the longest {@code longestFrame} bytes, and is about to run them
+     * through the stages: a port may get ready for up to that many transmits (e.g. start pulling the destination
+     * buffers' cache lines). Must not change what the port delivers.
      */
-    default void prepareTransmit(int frames)
+    default void prepareTransmit(int frames, int longestFrame)
     {
     }
 

@@ -252,13 +252,14 @@ public final class SplitVirtqueue
     /**
      * Starts taking ownership of the cache lines the next {@code count} receive chains will be written through: for
      * each chain whose head is a plain device-writable descriptor, a zero byte is stored at the start of its buffer
-     * and 64 bytes in (where the virtio_net_hdr and the frame's first bytes will go). The driver read those lines
+     * and at the start of every further cache line its first {@code bytes} span (where the virtio_net_hdr and the
+     * frame's first bytes will go; the caller sizes it from the round's longest frame, capped). The driver read those lines
      * last, so the first store to each waits for the other core to give the line up; issued back to back here, the
      * waits overlap instead of stalling the copies one frame at a time. Writing a buffer the driver has made
      * available is the device's right (its contents mean nothing until the buffer is used), and only addresses
      * that translate into guest memory are written. Nothing is consumed.
      */
-    public void claimLinesAhead(final int count)
+    public void claimLinesAhead(final int count, final int bytes)
     {
         final int ahead = Math.min(count, available());
         for (int i = 0; i < ahead; i++)
@@ -277,14 +278,14 @@ public final class SplitVirtqueue
             {
                 continue;
             }
-            final long span = Math.min(length, 65);
+            final long span = Math.min(length, bytes);
             final long host = memory.gpaToHost(address, span);
             if (host != 0)
             {
-                U.putByte(host, (byte)0);
-                if (span > 64)
+                final long end = host + span;
+                for (long line = host; line < end; line = (line & ~63L) + 64)   // the start, then each line's
                 {
-                    U.putByte(host + 64, (byte)0);
+                    U.putByte(line, (byte)0);
                 }
             }
         }

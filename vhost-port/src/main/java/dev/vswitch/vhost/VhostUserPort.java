@@ -34,6 +34,12 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
     /**
+     * How much of each frame is taken ahead of its copy: on receive its source lines are read (touchHeads), before
+     * delivery the destination buffers' lines are stored to (claimLinesAhead), both in passes over the burst so the
+     * misses to the other core overlap. Past this the copy streams and the hardware prefetcher follows it.
+     */
+    static final int LINES_AHEAD_BYTES = 512;
+    /**
      * Most segments the super-frames one port sends may cause per PMD round: 64 KB frames at a 1448-byte MSS are 45
      * segments each, so a legitimate burst of 32 is ~1,450. Super-frames past the budget are dropped at the source
      * (counted there as rate-limited); the rest of the round belongs to the other ports.
@@ -380,7 +386,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             if (e.sourceDropReason == DropReason.NONE && e.segCount > 0)
             {
                 final long address = e.segAddress[0];
-                final int limit = Math.min(e.segLength[0], hdrLen + PacketEvent.HEADER_BYTES);
+                final int limit = Math.min(e.segLength[0], hdrLen + LINES_AHEAD_BYTES);
                 for (int offset = skip; offset < limit; offset += 64)
                 {
                     sum += U.getByte(address + offset);
@@ -501,13 +507,14 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     // ------------------------------------------------------------------ switch -> guest RX
 
     @Override
-    public void prepareTransmit(final int frames)
+    public void prepareTransmit(final int frames, final int longestFrame)
     {
         final SplitVirtqueue ring = rxRing;
         if (ring != null)
         {
             // No frame comes back to the port it came from, so this port's own frames of the round are not coming.
-            ring.claimLinesAhead(Math.min(frames - receivedThisRound, MAX_BATCH));
+            ring.claimLinesAhead(Math.min(frames - receivedThisRound, MAX_BATCH),
+                headerLength + Math.min(longestFrame, LINES_AHEAD_BYTES));
         }
     }
 

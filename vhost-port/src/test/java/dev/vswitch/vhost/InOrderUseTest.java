@@ -151,7 +151,7 @@ class InOrderUseTest
         final int[] heads = g.rx.addRxBuffers(3, 2048);
         final int before = g.rxQ.lastAvailIndex();
 
-        g.rxQ.claimLinesAhead(2);
+        g.rxQ.claimLinesAhead(2, 65);
 
         assertEquals(before, g.rxQ.lastAvailIndex(), "nothing consumed");
         for (int i = 0; i < 3; i++)
@@ -164,9 +164,31 @@ class InOrderUseTest
             }
         }
         // Asking for more than is available stops at what is available.
-        g.rxQ.claimLinesAhead(100);
+        g.rxQ.claimLinesAhead(100, 65);
         assertEquals(0, g.mem.getBytes(g.mem.getLong(g.rx.descGpa(heads[2])), 1)[0]);
         assertEquals(before, g.rxQ.lastAvailIndex());
+    }
+
+    @Test
+    void earlyStoresReachEveryLineOfTheSpanAskedForAndNoFurther()
+    {
+        final PortGuest g = guest(1);
+        final DriverRing rx = g.rx;
+        final long buffer = rx.allocBuffer(2048);
+        g.mem.fill(buffer, 2048, DriverRing.POISON);
+        final int head = rx.allocDesc();            // starts 20 bytes into a line, as a buffer after headroom does
+        rx.writeDesc(head, buffer + 20, 2000, VirtioNet.DESC_F_WRITE, 0);
+        rx.publishAvail(head);
+
+        g.rxQ.claimLinesAhead(1, 12 + 256);   // a header and a 256-byte frame: 268 bytes from buffer + 20
+
+        final byte[] bytes = g.mem.getBytes(buffer, 2048);
+        for (int b = 0; b < bytes.length; b++)
+        {
+            final boolean written = b == 20 || (b > 20 && b < 20 + 268 && b % 64 == 0);
+            assertEquals(written ? 0 : DriverRing.POISON, bytes[b], "byte " + b);
+        }
+        assertEquals(0, bytes[256], "the line holding the span's last byte (287) is reached");
     }
 
     @Test
@@ -197,7 +219,7 @@ class InOrderUseTest
         rx.publishAvail(RING + 3);                  // a head index outside the ring ends the pass
         final int before = g.rxQ.lastAvailIndex();
 
-        g.rxQ.claimLinesAhead(16);
+        g.rxQ.claimLinesAhead(16, 65);
 
         assertEquals(before, g.rxQ.lastAvailIndex());
         assertFalse(g.rxQ.isBroken(), "a look ahead does not judge the ring; the real pop does");

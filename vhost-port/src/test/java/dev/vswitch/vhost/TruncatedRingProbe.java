@@ -81,7 +81,7 @@ public final class TruncatedRingProbe
         final int[] segLength)
     {
         int impossible = 0;
-        q.claimLinesAhead(SIZE);
+        q.claimLinesAhead(SIZE, 65);
         final int head = q.hasAvailable() ? q.pop() : SplitVirtqueue.ERR_HEAD;
         if (head != SplitVirtqueue.ERR_HEAD && (head < 0 || head >= SIZE))
         {

@@ -87,9 +87,9 @@ public final class MirroredPort implements SwitchPort
     }
 
     @Override
-    public void prepareTransmit(final int frames)
+    public void prepareTransmit(final int frames, final int longestFrame)
     {
-        port.prepareTransmit(frames);
+        port.prepareTransmit(frames, longestFrame);
     }
 
     @Override
