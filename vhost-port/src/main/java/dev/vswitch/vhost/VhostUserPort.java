@@ -34,11 +34,15 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
     /**
-     * How much of each frame is taken ahead of its copy: on receive its source lines are read (touchHeads), before
-     * delivery the destination buffers' lines are stored to (claimLinesAhead), both in passes over the burst so the
-     * misses to the other core overlap. Past this the copy streams and the hardware prefetcher follows it.
+     * Frames up to this long are taken ahead of their copy whole: on receive their source lines are read
+     * (touchHeads), before delivery the destination buffers' lines are stored to (claimLinesAhead), both in passes
+     * over the burst so the misses to the other core overlap. Of a longer frame only the head's lines are (its
+     * header and first two lines): the copy streams the rest and the hardware prefetcher follows it, while taking
+     * 512 bytes of each 1500-byte frame ahead filled the L1 with lines evicted before their copy (0.93x).
      */
-    static final int LINES_AHEAD_BYTES = 512;
+    static final int WHOLE_AHEAD_BYTES = 256;
+    /** What a longer frame's destination buffer gets claimed of: the header's line and the next. */
+    private static final int HEAD_AHEAD_BYTES = 65;
     /**
      * Most segments the super-frames one port sends may cause per PMD round: 64 KB frames at a 1448-byte MSS are 45
      * segments each, so a legitimate burst of 32 is ~1,450. Super-frames past the budget are dropped at the source
@@ -386,7 +390,9 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             if (e.sourceDropReason == DropReason.NONE && e.segCount > 0)
             {
                 final long address = e.segAddress[0];
-                final int limit = Math.min(e.segLength[0], hdrLen + LINES_AHEAD_BYTES);
+                final int ahead = e.frameLength <= hdrLen + WHOLE_AHEAD_BYTES ?
+                    WHOLE_AHEAD_BYTES : PacketEvent.HEADER_BYTES;
+                final int limit = Math.min(e.segLength[0], hdrLen + ahead);
                 for (int offset = skip; offset < limit; offset += 64)
                 {
                     sum += U.getByte(address + offset);
@@ -514,7 +520,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         {
             // No frame comes back to the port it came from, so this port's own frames of the round are not coming.
             ring.claimLinesAhead(Math.min(frames - receivedThisRound, MAX_BATCH),
-                headerLength + Math.min(longestFrame, LINES_AHEAD_BYTES));
+                longestFrame <= WHOLE_AHEAD_BYTES ? headerLength + longestFrame : HEAD_AHEAD_BYTES);
         }
     }
 
