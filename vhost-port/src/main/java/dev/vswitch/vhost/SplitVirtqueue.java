@@ -253,8 +253,8 @@ public final class SplitVirtqueue
      * Starts taking ownership of the cache lines the next {@code count} receive chains will be written through: for
      * each chain whose head is a plain device-writable descriptor, a zero byte is stored at the start of its buffer
      * and at the start of every further cache line its first {@code bytes} span (where the virtio_net_hdr and the
-     * frame's first bytes will go; the caller sizes it from the round's longest frame, capped). The driver read those lines
-     * last, so the first store to each waits for the other core to give the line up; issued back to back here, the
+     * frame's first bytes will go; the caller sizes it from the round's longest frame). The driver read those
+     * lines last, so the first store to each waits for the other core to give the line up; issued back to back, the
      * waits overlap instead of stalling the copies one frame at a time. Writing a buffer the driver has made
      * available is the device's right (its contents mean nothing until the buffer is used), and only addresses
      * that translate into guest memory are written. Nothing is consumed.
