@@ -7,10 +7,11 @@ import org.agrona.concurrent.UnsafeBuffer;
 /**
  * One frame in flight through the pipeline. Pre-allocated in the Disruptor ring and reused: the frame is described
  * as a scatter list of host addresses (guest memory of the source port, or a buffer the source port owns), and the
- * destination copies from those segments. Only the head is copied into the event ({@link #head}, by classify), and
- * from then on the list delivers the head from that copy ({@link #commitHead}): what the stages judged is what
- * every destination gets, whatever the source guest writes into its buffer meanwhile. The rest of a frame longer
- * than the head is copied once, straight from the source's memory to the destination's.
+ * destination copies from those segments. Only the head is copied into the event ({@link #head}, by classify: a
+ * short frame whole, a longer one's first bytes), and from then on the list delivers the head from that copy
+ * ({@link #commitHead}): what the stages judged is what every destination gets, whatever the source guest writes
+ * into its buffer meanwhile. The rest of a frame longer than the head is copied once, straight from the source's
+ * memory to the destination's.
  */
 public final class PacketEvent
 {
@@ -19,6 +20,13 @@ public final class PacketEvent
     public static final int MAX_SEGMENTS = 64;
     /** Bytes of the frame's head copied out for parsing (covers Ethernet + 2 VLAN tags + IPv6 + L4 ports). */
     public static final int HEADER_BYTES = 128;
+    /**
+     * Frames up to this long are copied out whole, not just their first {@link #HEADER_BYTES}: the head is then the
+     * whole frame, and each destination copies it with one call from this event's memory, where the rest would
+     * have been a second call from the source's (1.03x at 256 bytes in the testpmd loop, bench/RESULTS.md). Longer
+     * frames keep the short head: a second copy of their whole length would cost more than the call it saves.
+     */
+    public static final int WHOLE_FRAME_BYTES = 256;
 
     public static final int OUT_UNDECIDED = -1;
     public static final int OUT_FLOOD = -2;
@@ -45,8 +53,11 @@ public final class PacketEvent
     public int csumOffset;
 
     // --- set by classify
-    /** First min(frameLength, HEADER_BYTES) bytes of the frame, off-heap so parsing is plain loads. */
-    public final UnsafeBuffer head = new UnsafeBuffer(BufferUtil.allocateDirectAligned(HEADER_BYTES, 64));
+    /**
+     * The whole frame if it is at most {@link #WHOLE_FRAME_BYTES} long, else its first {@link #HEADER_BYTES};
+     * off-heap so parsing is plain loads.
+     */
+    public final UnsafeBuffer head = new UnsafeBuffer(BufferUtil.allocateDirectAligned(WHOLE_FRAME_BYTES, 64));
     private final long headAddress = head.addressOffset();
     public int headLength;
     public long dstMac;

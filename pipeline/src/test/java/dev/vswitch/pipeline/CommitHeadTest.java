@@ -84,11 +84,16 @@ class CommitHeadTest
     @Test
     void headEndingOnASegmentBoundaryAndShortFramesWhollyInTheHead()
     {
-        final byte[] bytes = frameBytes(200);
+        final byte[] bytes = frameBytes(300);   // longer than WHOLE_FRAME_BYTES: the head is its first 128
         final PacketEvent e = new PacketEvent();
         assertArrayEquals(expected(bytes), rewriteDst(OffHeapFrame.split(bytes, 64, 64), e));
         assertEquals(2, e.segCount);
         assertEquals(bytes.length - 128, e.segLength[1]);
+
+        final byte[] whole = frameBytes(150);   // up to WHOLE_FRAME_BYTES: all of it in the head, one segment
+        assertArrayEquals(expected(whole), rewriteDst(OffHeapFrame.split(whole, 64, 64), e));
+        assertEquals(1, e.segCount);
+        assertEquals(whole.length, e.segLength[0]);
 
         final byte[] small = frameBytes(10);   // 52 bytes, all in the head
         assertArrayEquals(expected(small), rewriteDst(OffHeapFrame.split(small, 20, 20), e));

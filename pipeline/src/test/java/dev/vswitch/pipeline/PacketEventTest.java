@@ -97,10 +97,10 @@ class PacketEventTest
     }
 
     @Test
-    void headIsOffHeapAlignedAndHeaderBytesLong()
+    void headIsOffHeapAlignedAndHoldsAWholeShortFrame()
     {
         final PacketEvent e = new PacketEvent();
-        assertEquals(PacketEvent.HEADER_BYTES, e.head.capacity());
+        assertEquals(PacketEvent.WHOLE_FRAME_BYTES, e.head.capacity());
         assertEquals(0, e.head.addressOffset() % 64);
         assertTrue(e.head.byteBuffer() != null && e.head.byteBuffer().isDirect());
         assertEquals(null, e.head.byteArray());

@@ -38,9 +38,10 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
      * (touchHeads), before delivery the destination buffers' lines are stored to (claimLinesAhead), both in passes
      * over the burst so the misses to the other core overlap. Of a longer frame only the head's lines are (its
      * header and first two lines): the copy streams the rest and the hardware prefetcher follows it, while taking
-     * 512 bytes of each 1500-byte frame ahead filled the L1 with lines evicted before their copy (0.93x).
+     * 512 bytes of each 1500-byte frame ahead filled the L1 with lines evicted before their copy (0.93x). The same
+     * bound as classify's whole-frame copy: the lines read ahead are the lines it copies.
      */
-    static final int WHOLE_AHEAD_BYTES = 256;
+    static final int WHOLE_AHEAD_BYTES = PacketEvent.WHOLE_FRAME_BYTES;
     /** What a longer frame's destination buffer gets claimed of: the header's line and the next. */
     private static final int HEAD_AHEAD_BYTES = 65;
     /**
@@ -376,7 +377,8 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
 
     /**
      * Reads one byte of every cache line of each frame's first segment that the header strip and classify will
-     * read (the virtio_net_hdr, when it is read, and the frame's first {@link PacketEvent#HEADER_BYTES}). Plain
+     * read (the virtio_net_hdr, when it is read, and what classify copies: a frame up to
+     * {@link PacketEvent#WHOLE_FRAME_BYTES} whole, else its first {@link PacketEvent#HEADER_BYTES}). Plain
      * loads with no use but a sum: the core issues them back to back, so the lines arrive together instead of one
      * per frame.
      */

@@ -23,8 +23,9 @@ import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
 
 /**
  * Parses enough of a frame for switching: MACs, 802.1Q/802.1ad tags, ARP, IPv4, IPv6 and the L4 offset. It first
- * gathers the frame's head (at most {@link PacketEvent#HEADER_BYTES}) out of the scatter list, because a guest may
- * split even the Ethernet header across descriptors, and makes that copy the frame's first segment
+ * gathers the frame's head (the whole of a short frame, else its first {@link PacketEvent#HEADER_BYTES}) out of the
+ * scatter list, because a guest may split even the Ethernet header across descriptors, and makes that copy the
+ * frame's first segment
  * ({@link PacketEvent#commitHead}).
  * <p>
  * Why the commit: the source's buffers stay in its guest's memory until the frame is delivered, and nothing stops a
@@ -134,10 +135,15 @@ public final class ClassifyStage implements Stage
         e.packetFlags = flags;
     }
 
-    /** Copies the first bytes of the frame into the event's head buffer; plain loop, no allocation. */
+    /**
+     * Copies the frame into the event's head buffer, whole if it is at most {@link PacketEvent#WHOLE_FRAME_BYTES}
+     * long, else its first {@link PacketEvent#HEADER_BYTES}; plain loop, no allocation.
+     */
     static int gatherHead(final PacketEvent e)
     {
-        final int copied = e.copyPrefix(e.head.addressOffset(), Math.min(e.frameLength, PacketEvent.HEADER_BYTES));
+        final int frameLength = e.frameLength;
+        final int copied = e.copyPrefix(e.head.addressOffset(),
+            frameLength <= PacketEvent.WHOLE_FRAME_BYTES ? frameLength : PacketEvent.HEADER_BYTES);
         e.headLength = copied;
         return copied;
     }

@@ -394,6 +394,26 @@ class ClassifyStageTest
     }
 
     @Test
+    void aShortFrameIsGatheredWholeALongerOneItsHeaderBytes()
+    {
+        for (final int length : new int[] { PacketEvent.HEADER_BYTES + 1, 200, PacketEvent.WHOLE_FRAME_BYTES,
+            PacketEvent.WHOLE_FRAME_BYTES + 1 })
+        {
+            final byte[] frame = ethernet(DST, SRC).etherType(0x0800).ipv4(5, 17).udp().pad(length - 42).bytes();
+            assertEquals(length, frame.length);
+            final int expected = length <= PacketEvent.WHOLE_FRAME_BYTES ? length : PacketEvent.HEADER_BYTES;
+            for (final OffHeapFrame f : new OffHeapFrame[] {
+                OffHeapFrame.contiguous(frame), OffHeapFrame.split(frame, 5, 9), OffHeapFrame.split(frame, 100, 20) })
+            {
+                final PacketEvent e = classify(f);
+                assertEquals(expected, e.headLength, length + " bytes");
+                assertArrayEquals(Arrays.copyOf(frame, expected), head(e), length + " bytes");
+                assertEquals(34, e.l4Offset);
+            }
+        }
+    }
+
+    @Test
     void gatherHeadStopsAtFrameLength()
     {
         final byte[] frame = ethernet(DST, SRC).etherType(0x0806).arp(1, SRC, 0).bytes();

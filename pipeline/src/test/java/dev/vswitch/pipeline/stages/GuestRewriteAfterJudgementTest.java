@@ -143,13 +143,35 @@ class GuestRewriteAfterJudgementTest
     }
 
     @Test
+    void aShortFrameIsDeliveredWholeAsJudged()
+    {
+        // Up to WHOLE_FRAME_BYTES the head is the whole frame: not a byte of it comes from the source after the
+        // stages ran, split over descriptors or not.
+        learn(2, C, 0);
+        final byte[] judged = tcpTo80(C, A, 0).fillTo(PacketEvent.WHOLE_FRAME_BYTES, 0x5a).bytes();
+        for (final int split : new int[] { 0, 100, PacketEvent.HEADER_BYTES + 1 })
+        {
+            final OffHeapFrame frame = split == 0 ? OffHeapFrame.contiguous(judged) : OffHeapFrame.split(judged, split);
+            final int before = ports[2].delivered.size();
+            judgeRewriteDeliver(3, frame, () ->
+            {
+                frame.rewrite(PacketEvent.HEADER_BYTES + 10, (byte)0x77);
+                frame.rewrite(PacketEvent.WHOLE_FRAME_BYTES - 1, (byte)0x77);
+            });
+            assertEquals(before + 1, ports[2].delivered.size());
+            assertArrayEquals(judged, ports[2].delivered.get(before).bytes(), "split " + split);
+        }
+    }
+
+    @Test
     void aFrameWhoseHeadCannotLeadItsListIsDroppedNotDeliveredFromTheSource()
     {
         learn(2, C, 0);
         final int[] lengths = new int[PacketEvent.MAX_SEGMENTS - 1];
         Arrays.fill(lengths, 1);
         lengths[0] = PacketEvent.HEADER_BYTES + 2;   // the head ends inside the first of 64 segments
-        final byte[] bytes = tcpTo80(C, A, 0).fillTo(PacketEvent.HEADER_BYTES + 2 + PacketEvent.MAX_SEGMENTS, 1).bytes();
+        // Longer than WHOLE_FRAME_BYTES, so the head is HEADER_BYTES and does not cover the list.
+        final byte[] bytes = tcpTo80(C, A, 0).fillTo(PacketEvent.WHOLE_FRAME_BYTES + 100, 1).bytes();
         final OffHeapFrame frame = OffHeapFrame.split(bytes, lengths);
         assertEquals(PacketEvent.MAX_SEGMENTS, frame.segmentCount());
         final int before = ports[2].delivered.size();
