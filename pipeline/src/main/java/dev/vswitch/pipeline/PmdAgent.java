@@ -78,6 +78,14 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private volatile Thread thread;
     /** While set, rounds take no new frames (ports are still flushed): see {@link #hold}. */
     private volatile boolean holding;
+    /**
+     * Indices into {@code ports} of the ports the rounds poll ({@link SwitchPort#polled}), in port order. Steps 1
+     * and 5 and the look-ahead walk only these: the switch keeps free slots for ports added live (8 by default),
+     * and counted in the fair share of the ring they would cap each real port's burst (see receive()). PMD-owned;
+     * rebuilt by {@link #portsChanged}.
+     */
+    private int[] polled;
+    /** Position in {@link #polled} of the port served first next round. */
     private int firstPort;
     /** Set by {@link #awaitQuiescent}: pass through a VM transition at the next round's start (see round()). */
     private volatile boolean passTransition;
@@ -106,6 +114,35 @@ public final class PmdAgent implements Agent, DatapathBarrier
             new Delivery(ports, vlans != null && vlans.anyVlans() ? vlans : null));
         this.supervisor = new PortSupervisor(name, ports);
         this.tracer = new FrameTracer(stages, ports);
+        this.polled = polledPorts(ports);
+    }
+
+    private static int[] polledPorts(final SwitchPort[] ports)
+    {
+        int count = 0;
+        for (final SwitchPort port : ports)
+        {
+            count += port.polled() ? 1 : 0;
+        }
+        final int[] polled = new int[count];
+        for (int i = 0, n = 0; i < ports.length; i++)
+        {
+            if (ports[i].polled())
+            {
+                polled[n++] = i;
+            }
+        }
+        return polled;
+    }
+
+    /**
+     * Call on this PMD's thread (a PMD task, between rounds) after a port of the array it was built with was
+     * replaced, e.g. a free slot by a port added live or back: the rounds poll the ports it now holds.
+     */
+    public void portsChanged()
+    {
+        polled = polledPorts(ports);
+        firstPort = 0;
     }
 
     @Override
@@ -218,10 +255,15 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private int receive()
     {
         final SwitchPort[] ports = this.ports;
-        final int count = ports.length;
+        final int[] polled = this.polled;
+        final int count = polled.length;
+        if (count == 0)
+        {
+            return 0;
+        }
         int received = 0;
-        int index = firstPort;
-        firstPort = firstPort + 1 == count ? 0 : firstPort + 1;
+        int at = firstPort < count ? firstPort : 0;
+        firstPort = at + 1 == count ? 0 : at + 1;
         // Read the ring's free space once per round: every slot is released within the round that claimed it, so
         // only this round's claims use it up. (Asking the ring per port walks its gating sequences each time,
         // which showed up as a third of the PMD's samples in an idle-heavy profile.)
@@ -233,6 +275,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
             {
                 break;
             }
+            final int index = polled[at];
             serving = index;
             try
             {
@@ -244,7 +287,7 @@ public final class PmdAgent implements Agent, DatapathBarrier
                 abortReceive(ports[index]);
                 supervisor.fault(index, "receive", t);
             }
-            index = index + 1 == count ? 0 : index + 1;
+            at = at + 1 == count ? 0 : at + 1;
         }
         serving = -1;
         return received;
@@ -260,7 +303,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
         {
             longest = Math.max(longest, ring.get(seq).frameLength);
         }
-        for (int i = 0; i < ports.length; i++)
+        final int[] polled = this.polled;
+        for (final int i : polled)
         {
             serving = i;
             try
@@ -308,7 +352,8 @@ public final class PmdAgent implements Agent, DatapathBarrier
     private void flush()
     {
         final SwitchPort[] ports = this.ports;
-        for (int i = 0; i < ports.length; i++)
+        final int[] polled = this.polled;
+        for (final int i : polled)
         {
             serving = i;
             try

@@ -53,6 +53,17 @@ public interface SwitchPort
     /** True when the port can currently take frames (used to skip it when flooding). */
     boolean isUp();
 
+    /**
+     * False for a port that never receives and has nothing to prepare or flush: a free slot kept for a port added
+     * live, or a configured port that could not be opened. The PMD does not poll such a port, and does not count it
+     * when it shares the round's ring among the ports; frames sent to it still reach {@link #transmit} (and are
+     * counted as dropped there). Fixed for the port's life: the PMD reads it when the port is installed.
+     */
+    default boolean polled()
+    {
+        return true;
+    }
+
     PortCounters counters();
 
     /**

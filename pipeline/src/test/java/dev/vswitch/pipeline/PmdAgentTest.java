@@ -315,6 +315,136 @@ class PmdAgentTest
         assertTrue(ports[0].maxBudget <= 64 && ports[1].maxBudget <= 64);
     }
 
+    /** A free port slot (what the switch keeps for ports added live): never polled, so any poll is a failure. */
+    private static final class FreeSlot implements SwitchPort
+    {
+        private final int id;
+        private final PortCounters counters = new PortCounters();
+        int polls;
+
+        FreeSlot(final int id)
+        {
+            this.id = id;
+        }
+
+        @Override
+        public int id()
+        {
+            return id;
+        }
+
+        @Override
+        public String name()
+        {
+            return "#free-" + id;
+        }
+
+        @Override
+        public int receive(final PacketPublisher publisher, final int budget)
+        {
+            polls++;
+            return 0;
+        }
+
+        @Override
+        public boolean transmit(final PacketEvent event)
+        {
+            return false;
+        }
+
+        @Override
+        public void prepareTransmit(final int frames, final int longestFrame)
+        {
+            polls++;
+        }
+
+        @Override
+        public void complete(final PacketEvent event)
+        {
+        }
+
+        @Override
+        public void flush()
+        {
+            polls++;
+        }
+
+        @Override
+        public boolean isUp()
+        {
+            return false;
+        }
+
+        @Override
+        public boolean polled()
+        {
+            return false;
+        }
+
+        @Override
+        public PortCounters counters()
+        {
+            return counters;
+        }
+    }
+
+    /**
+     * Regression: free slots counted in the fair share of the ring. With the default 8 spare slots and a ring of 64
+     * (or the default 128), each real port's share was ring / 10, below the burst: a port got 6 (or 12) frames a
+     * round where the ring had room for its 32.
+     */
+    @Test
+    void freeSlotsAreNotPolledAndTakeNoShareOfTheRing() throws Exception
+    {
+        final SwitchPort[] ports = new SwitchPort[10];
+        final FakePort first = new FakePort(0, false);
+        final FakePort last = new FakePort(9, false);
+        ports[0] = first;
+        ports[9] = last;
+        for (int i = 1; i < 9; i++)
+        {
+            ports[i] = new FreeSlot(i);
+        }
+        first.enqueue(udp(B, A, 4)).loop();
+        last.enqueue(udp(A, B, 4)).loop();
+        final PmdAgent agent = new PmdAgent("pmd", ports, stages(ports), 64, 32);
+
+        for (int i = 0; i < 10; i++)
+        {
+            assertEquals(64, agent.doWork(), "round " + i + ": both ports take a whole burst");
+        }
+        assertEquals(32, first.maxBudget);
+        assertEquals(32, last.maxBudget);
+        for (int i = 1; i < 9; i++)
+        {
+            assertEquals(0, ((FreeSlot)ports[i]).polls, "free slot " + i + " was polled");
+        }
+    }
+
+    @Test
+    void aPortInstalledInAFreeSlotIsPolledOnceThePmdIsTold() throws Exception
+    {
+        final FakePort source = new FakePort(0, false);
+        final SwitchPort[] ports = { source, new FreeSlot(1), new FreeSlot(2) };
+        table.learn(0, B, 2);
+        final PmdAgent agent = new PmdAgent("pmd", ports, stages(ports), 64, 32);
+        agent.doWork();
+
+        final FakePort added = new FakePort(2, false);
+        added.enqueue(udp(A, B, 4));
+        ports[2] = added;   // what a live add does, in a PMD task
+        agent.portsChanged();
+        agent.doWork();
+        assertEquals(1, added.receiveCalls);
+        assertEquals(1, added.completeCount);
+
+        final FreeSlot freed = new FreeSlot(2);
+        ports[2] = freed;   // and a live removal
+        agent.portsChanged();
+        agent.doWork();
+        assertEquals(0, freed.polls);
+    }
+
     @Test
     void agentWithoutPortsStillCountsRounds() throws Exception
     {

@@ -100,6 +100,7 @@ final class LivePorts
             setVlans(vlans, id, pc);
             sw.builtPorts()[id] = port;
             sw.dataPathPorts()[id] = port;
+            sw.pmd().portsChanged();
             return null;
         });
         running[id] = pc;
@@ -176,6 +177,7 @@ final class LivePorts
         {
             sw.dataPathPorts()[id] = free;
             sw.builtPorts()[id] = free;
+            sw.pmd().portsChanged();
             fdb.forgetPort(id);
             fdb.renamePort(id, freeSlotName(id));
             vlans.untagged(id);

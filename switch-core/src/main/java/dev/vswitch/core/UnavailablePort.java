@@ -72,6 +72,12 @@ final class UnavailablePort implements SwitchPort
     }
 
     @Override
+    public boolean polled()
+    {
+        return false;
+    }
+
+    @Override
     public PortCounters counters()
     {
         return counters;

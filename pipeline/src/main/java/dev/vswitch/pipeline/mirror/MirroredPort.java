@@ -152,6 +152,12 @@ public final class MirroredPort implements SwitchPort
     }
 
     @Override
+    public boolean polled()
+    {
+        return port.polled();
+    }
+
+    @Override
     public PortCounters counters()
     {
         return port.counters();

@@ -37,7 +37,7 @@ class ConfigLoaderTest {
         assertEquals(DatapathConfig.defaults(), config.datapath());
         assertArrayEquals(new int[] {1}, config.datapath().cpus());
         assertEquals(32, config.datapath().burst());
-        assertEquals(1024, config.datapath().ringSize());
+        assertEquals(128, config.datapath().ringSize());
         assertEquals(IdleMode.BACKOFF, config.datapath().idle());
         assertEquals(100, config.datapath().maxParkMicros());
         assertEquals(4, config.datapath().rxRetries());
