@@ -3,6 +3,7 @@
 # share of CPU 1 and its cost per frame, scraped from the switch's Prometheus endpoint. Shows the machine's states
 # (bench/RESULTS.md: the same switch, in one process, at ~80 and ~130 ns per frame, switching between them).
 #   bench/scripts/pmd-timeline.sh [SECONDS=40] [FRAME_BYTES=64]
+#   LOOP_DATAPATH="ring-size: 1024" VSWITCH_YAML_EXTRA='control: {spare-ports: 0}' bench/scripts/pmd-timeline.sh ...
 # Generator and switch as in pvp-compare.sh (testpmd mac forwarding on CPU 0, the switch's PMD on CPU 1).
 set -euo pipefail
 SECS=${1:-40}; LEN=${2:-64}; PORT=${METRICS_PORT:-9482}
@@ -12,7 +13,8 @@ trap 'kill ${pid:-} 2>/dev/null || true; pkill -f "$d" 2>/dev/null || true; rm -
 [ -f "$root/switch-core/target/classpath.txt" ] || "$root/bin/vswitch" --version >/dev/null
 # shellcheck source=lib/loop.sh
 . "$root/bench/scripts/lib/loop.sh"
-loop_switch_yaml "$d" 0 "metrics: {listen: \"127.0.0.1:$PORT\"}"
+loop_switch_yaml "$d" 0 "metrics: {listen: \"127.0.0.1:$PORT\"}
+${VSWITCH_YAML_EXTRA:-}"
 "$root/bin/vswitch" --config "$d/switch.yaml" > "$d/switch.log" 2>&1 & pid=$!
 for _ in $(seq 300); do [ -S "$d/vm2.sock" ] && break; sleep 0.1; done
 txpkts=""; [ "$LEN" != 64 ] && txpkts="set txpkts $LEN"

@@ -2,7 +2,8 @@
 # Sourced by those scripts:
 #   loop_switch_yaml DIR STATS_SECONDS [EXTRA_YAML]   writes DIR/switch.yaml: vhost-user ports vm1 and vm2 (server
 #                                                     sockets DIR/vm1.sock, DIR/vm2.sock), the PMD on CPU 1
-#                                                     busy-spinning, EXTRA_YAML appended
+#                                                     busy-spinning, EXTRA_YAML appended; LOOP_DATAPATH (e.g.
+#                                                     "ring-size: 1024") is added to the datapath section
 #   loop_generator TIMEOUT FILE_PREFIX SOCK1 SOCK2    dpdk-testpmd with two virtio-user ports on those sockets, mac
 #                                                     forwarding between them, its forwarding lcore on CPU 0; reads its
 #                                                     commands from stdin (the caller pipes "start tx_first 16", ...),
@@ -14,7 +15,7 @@ loop_switch_yaml() {
 ports:
   - {name: vm1, type: vhost-user, socket: $d/vm1.sock}
   - {name: vm2, type: vhost-user, socket: $d/vm2.sock}
-datapath: {cpus: [1], idle: busy-spin}
+datapath: {cpus: [1], idle: busy-spin${LOOP_DATAPATH:+, $LOOP_DATAPATH}}
 stats: {interval-seconds: $stats}
 $extra
 YAML
