@@ -336,7 +336,7 @@ public final class ConfigLoader {
         int burst = errors.take(() -> datapath.get("burst").integer(1, 256, DatapathConfig.DEFAULT_BURST), 0);
         NodeReader ringField = datapath.get("ring-size");
         int ringSize = errors.take(() -> {
-            int value = ringField.integer(64, 65536, DatapathConfig.DEFAULT_RING_SIZE);
+            int value = ringField.integer(64, 65536, DatapathConfig.defaultRingSize(burst));
             if (Integer.bitCount(value) != 1) {
                 throw ringField.error("must be a power of two, got " + value);
             }

@@ -18,11 +18,13 @@ public record DatapathConfig(int[] cpus, int burst, int ringSize, IdleMode idle,
     public static final int DEFAULT_CPU = 1;
     public static final int DEFAULT_BURST = 32;
     /**
-     * Every slot is released within the round that claimed it, so the ring bounds one round's frames (four bursts
-     * of 32) and nothing else; the events of a smaller ring stay in the CPU's caches between their uses. 128
-     * against 1024: the PMD's time per 64-byte frame 0.96x (bench/RESULTS.md, seventh session on issue 15).
+     * Every slot is released within the round that claimed it, so the ring bounds one round's frames (four bursts)
+     * and nothing else; the events of a smaller ring stay in the CPU's caches between their uses. 128 against 1024
+     * at the default burst: the PMD's time per 64-byte frame 0.96x (bench/RESULTS.md, seventh session on issue 15).
      */
     public static final int DEFAULT_RING_SIZE = 128;
+    /** Bursts the default ring holds: with more ports than that sending at once, each gets a fair share of it. */
+    public static final int DEFAULT_RING_BURSTS = 4;
     public static final IdleMode DEFAULT_IDLE = IdleMode.BACKOFF;
     public static final int DEFAULT_MAX_PARK_MICROS = 100;
     public static final int DEFAULT_RX_RETRIES = 4;
@@ -30,6 +32,15 @@ public record DatapathConfig(int[] cpus, int burst, int ringSize, IdleMode idle,
     public DatapathConfig {
         cpus = cpus.clone();
         Objects.requireNonNull(idle, "idle");
+    }
+
+    /**
+     * The ring size when the configuration names none: {@link #DEFAULT_RING_BURSTS} bursts, rounded up to a power of
+     * two, at least 64 (so a larger {@code burst} alone does not find its bursts cut to a share of a small ring).
+     */
+    public static int defaultRingSize(int burst) {
+        int wanted = Math.max(64, DEFAULT_RING_BURSTS * Math.max(1, burst));
+        return Integer.bitCount(wanted) == 1 ? wanted : Integer.highestOneBit(wanted) << 1;
     }
 
     public static DatapathConfig defaults() {

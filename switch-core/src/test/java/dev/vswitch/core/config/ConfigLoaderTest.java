@@ -46,6 +46,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theDefaultRingHoldsFourBursts() throws Exception {
+        String port = "ports:\n  - {name: vm1, type: vhost-user, socket: $DIR/vm1.sock}\n";
+        assertEquals(DatapathConfig.DEFAULT_RING_SIZE, DatapathConfig.defaultRingSize(DatapathConfig.DEFAULT_BURST));
+        assertEquals(1024, parse(port + "datapath: {burst: 256}\n").datapath().ringSize());
+        assertEquals(512, parse(port + "datapath: {burst: 100}\n").datapath().ringSize());
+        assertEquals(64, parse(port + "datapath: {burst: 1}\n").datapath().ringSize());
+        assertEquals(64, parse(port + "datapath: {burst: 256, ring-size: 64}\n").datapath().ringSize(),
+                "a ring-size given wins");
+    }
+
+    @Test
     void tapPortDefaults() throws Exception {
         PortConfig tap = parse("""
                 ports:
