@@ -22,7 +22,7 @@ public record DatapathConfig(int[] cpus, int burst, int ringSize, IdleMode idle,
      * and nothing else; the events of a smaller ring stay in the CPU's caches between their uses. 128 against 1024
      * at the default burst: the PMD's time per 64-byte frame 0.96x (bench/RESULTS.md, seventh session on issue 15).
      */
-    public static final int DEFAULT_RING_SIZE = 128;
+    public static final int DEFAULT_RING_SIZE = defaultRingSize(DEFAULT_BURST);   // 128
     /** Bursts the default ring holds: with more ports than that sending at once, each gets a fair share of it. */
     public static final int DEFAULT_RING_BURSTS = 4;
     public static final IdleMode DEFAULT_IDLE = IdleMode.BACKOFF;

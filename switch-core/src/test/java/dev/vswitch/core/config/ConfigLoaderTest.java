@@ -48,7 +48,8 @@ class ConfigLoaderTest {
     @Test
     void theDefaultRingHoldsFourBursts() throws Exception {
         String port = "ports:\n  - {name: vm1, type: vhost-user, socket: $DIR/vm1.sock}\n";
-        assertEquals(DatapathConfig.DEFAULT_RING_SIZE, DatapathConfig.defaultRingSize(DatapathConfig.DEFAULT_BURST));
+        assertEquals(128, DatapathConfig.DEFAULT_RING_SIZE);
+        assertEquals(128, DatapathConfig.defaultRingSize(DatapathConfig.DEFAULT_BURST));
         assertEquals(1024, parse(port + "datapath: {burst: 256}\n").datapath().ringSize());
         assertEquals(512, parse(port + "datapath: {burst: 100}\n").datapath().ringSize());
         assertEquals(64, parse(port + "datapath: {burst: 1}\n").datapath().ringSize());
