@@ -34,12 +34,11 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
     /** Most frames one receive call takes (the configured burst is at most 256). */
     static final int MAX_BATCH = 256;
     /**
-     * Frames up to this long are taken ahead of their copy whole: on receive their source lines are read
-     * (touchHeads), before delivery the destination buffers' lines are stored to (claimLinesAhead), both in passes
-     * over the burst so the misses to the other core overlap. Of a longer frame only the head's lines are (its
-     * header and first two lines): the copy streams the rest and the hardware prefetcher follows it, while taking
-     * 512 bytes of each 1500-byte frame ahead filled the L1 with lines evicted before their copy (0.93x). The same
-     * bound as classify's whole-frame copy: the lines read ahead are the lines it copies.
+     * Frames up to this long are delivered whole from their event's head (see {@link PacketEvent#headBytes}), so
+     * before delivery every line they take of the next destination buffers is stored to (claimLinesAhead), in a
+     * pass over the burst so the misses to the other core overlap. Of a longer frame's buffer only the head's lines
+     * are: the copy streams the rest and the hardware prefetcher follows it, while taking 512 bytes of each
+     * 1500-byte frame ahead filled the L1 with lines evicted before their copy (0.93x).
      */
     static final int WHOLE_AHEAD_BYTES = PacketEvent.WHOLE_FRAME_BYTES;
     /** What a longer frame's destination buffer gets claimed of: the header's line and the next. */
@@ -320,7 +319,7 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
             }
         }
         final int hdrLen = headerLength;
-        touchHeads(events, taken, hdrLen);
+        takeHeads(events, taken, hdrLen);
         long bytes = 0;
         for (int i = 0; i < taken; i++)
         {
@@ -372,37 +371,46 @@ public final class VhostUserPort implements SwitchPort, VhostUserDevice.RingHost
         }
     }
 
-    /** Where touchHeads leaves its sum, so the JIT cannot drop the loads as unused. */
+    /** Where takeHeads leaves the sum of the bytes it touched, so the JIT cannot drop the loads as unused. */
     private long touchSink;
 
     /**
-     * Reads one byte of every cache line of each frame's first segment that the header strip and classify will
-     * read (the virtio_net_hdr, when it is read, and what classify copies: a frame up to
-     * {@link PacketEvent#WHOLE_FRAME_BYTES} whole, else its first {@link PacketEvent#HEADER_BYTES}). Plain
-     * loads with no use but a sum: the core issues them back to back, so the lines arrive together instead of one
-     * per frame.
+     * Each frame's head into its event, in one pass over the burst before anything else reads the frames: the copy
+     * is each frame's first read of its bytes, back to back for the burst, so the misses to the guest's core overlap
+     * instead of queueing one per frame, and no byte is read twice. The usual layout (Linux and DPDK put the
+     * virtio_net_hdr and the frame in one buffer) is copied from the first segment, past the header
+     * ({@link PacketEvent#copyHead}); a frame laid out otherwise has the lines of its first segment that the header
+     * strip and classify will read touched instead (plain loads with no use but a sum), and classify copies its head
+     * ({@link PacketEvent#takeHead}).
      */
-    private void touchHeads(final PacketEvent[] events, final int count, final int hdrLen)
+    private void takeHeads(final PacketEvent[] events, final int count, final int hdrLen)
     {
         final int skip = guestSends == 0 ? hdrLen : 0;   // then the header is not read (headerStripped)
         long sum = 0;
         for (int i = 0; i < count; i++)
         {
             final PacketEvent e = events[i];
-            if (e.sourceDropReason == DropReason.NONE && e.segCount > 0)
+            final int frameLength = e.frameLength - hdrLen;
+            if (e.sourceDropReason != DropReason.NONE || e.segCount == 0 || frameLength < EthernetLayout.ETH_HLEN)
             {
-                final long address = e.segAddress[0];
-                final int ahead = e.frameLength <= hdrLen + WHOLE_AHEAD_BYTES ?
-                    WHOLE_AHEAD_BYTES : PacketEvent.HEADER_BYTES;
-                final int limit = Math.min(e.segLength[0], hdrLen + ahead);
-                for (int offset = skip; offset < limit; offset += 64)
-                {
-                    sum += U.getByte(address + offset);
-                }
-                if (limit > 0)
-                {
-                    sum += U.getByte(address + limit - 1);
-                }
+                continue;   // dropped by stripHeader
+            }
+            final long address = e.segAddress[0];
+            final int head = PacketEvent.headBytes(frameLength);
+            final int limit = Math.min(e.segLength[0], hdrLen + head);
+            if (limit == hdrLen + head)
+            {
+                sum += skip == 0 ? U.getByte(address) : 0;   // the header's line: stripHeader reads the header
+                e.copyHead(address + hdrLen, head);
+                continue;
+            }
+            for (int offset = skip; offset < limit; offset += 64)
+            {
+                sum += U.getByte(address + offset);
+            }
+            if (limit > 0)
+            {
+                sum += U.getByte(address + limit - 1);
             }
         }
         touchSink = sum;

@@ -191,6 +191,72 @@ class VhostUserPortTest
         assertEquals(VirtioNet.USED_F_NO_NOTIFY, a.tx.usedFlags(), "TX kicks suppressed while polling");
     }
 
+    /**
+     * Receive copies each frame's head into its event (the whole frame up to 256 bytes, else 128) when the frame lies
+     * in the first buffer behind its header, as Linux and DPDK lay it out: that copy is the switch's read of the
+     * frame (PacketEvent.copyHead), and what the guest writes into its TX buffer afterwards is neither judged nor
+     * delivered. Any other layout leaves the head to classify (PacketEvent.takeHead), which gathers it just as well.
+     */
+    @Test
+    void receiveCopiesTheHeadOfEachFrameInTheUsualLayout()
+    {
+        final PortGuest a = guest(new PortGuest(1, false));
+        final PortGuest b = guest(new PortGuest(2, false));
+        b.rx.addRxBuffers(8, 2048);
+        final byte[][] payloads = {payload(60, 1), payload(256, 2), payload(257, 3), payload(900, 4),
+            payload(256, 5), payload(200, 6), payload(240, 7), payload(900, 8)};
+        final boolean[] copiedAtReceive = {true, true, true, true, false, false, false, false};
+        a.tx.addTx(DriverRing.netHeader(), payloads[0], false);
+        a.tx.addTx(DriverRing.netHeader(), payloads[1], false);
+        a.tx.addTx(DriverRing.netHeader(), payloads[2], false);
+        a.tx.addTx(DriverRing.netHeader(), payloads[3], false, HDR + 128, 900 - 128);  // the head in the first buffer
+        a.tx.addTx(DriverRing.netHeader(), payloads[4], false, HDR, 256);            // header in its own descriptor
+        a.tx.addTx(DriverRing.netHeader(), payloads[5], false, 4, 4, 4, 20, 180);    // header and frame split
+        a.tx.addTx(DriverRing.netHeader(), payloads[6], true, 5, 7 + 30, 210);       // indirect
+        a.tx.addTx(DriverRing.netHeader(), payloads[7], false, HDR + 127, 900 - 127);
+
+        assertEquals(payloads.length, a.port.receive(pub.publisher(), 32));
+        final List<PacketEvent> events = pub.take();
+        for (int i = 0; i < payloads.length; i++)
+        {
+            final PacketEvent e = events.get(i);
+            assertEquals(DropReason.NONE, e.sourceDropReason, "frame " + i);
+            final int expected = PacketEvent.headBytes(payloads[i].length);
+            assertEquals(copiedAtReceive[i] ? expected : 0, e.headLength, "frame " + i + ": copied at receive");
+            final byte[] before = gather(e);
+            if (copiedAtReceive[i])
+            {
+                // The guest rewrites the frame in its buffer after the switch took it: the head stays as received.
+                for (int s = 0; s < e.segCount; s++)
+                {
+                    GuestMemory.writeHost(e.segAddress[s], new byte[e.segLength[s]]);
+                }
+            }
+            assertEquals(expected, e.takeHead(), "frame " + i + ": classify's head");
+            final byte[] head = new byte[expected];
+            e.head.getBytes(0, head);
+            assertArrayEquals(Arrays.copyOf(payloads[i], expected), head, "frame " + i);
+            assertArrayEquals(copiedAtReceive[i] ? new byte[before.length] : payloads[i], gather(e));
+            assertTrue(e.commitHead());
+        }
+        for (final PacketEvent e : events)
+        {
+            assertTrue(b.port.transmit(e));
+        }
+        b.port.flush();
+        final List<DriverRing.Used> got = b.rx.drainUsed();
+        for (int i = 0; i < payloads.length; i++)
+        {
+            final byte[] expected = payloads[i].clone();
+            if (copiedAtReceive[i])
+            {
+                // the head as received; the rest of a long frame is read from the guest's buffer, after its rewrite
+                Arrays.fill(expected, PacketEvent.headBytes(expected.length), expected.length, (byte)0);
+            }
+            assertArrayEquals(concat(rxHeader(1), expected), got.get(i).data(), "frame " + i + " as delivered");
+        }
+    }
+
     @Test
     void mergeableFrameSpreadsOverThreeBuffers()
     {

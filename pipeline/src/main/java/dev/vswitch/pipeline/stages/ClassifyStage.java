@@ -22,11 +22,10 @@ import static dev.vswitch.pipeline.offload.EthernetLayout.MAX_VLAN_TAGS;
 import static dev.vswitch.pipeline.offload.EthernetLayout.VLAN_HLEN;
 
 /**
- * Parses enough of a frame for switching: MACs, 802.1Q/802.1ad tags, ARP, IPv4, IPv6 and the L4 offset. It first
- * gathers the frame's head (the whole of a short frame, else its first {@link PacketEvent#HEADER_BYTES}) out of the
- * scatter list, because a guest may split even the Ethernet header across descriptors, and makes that copy the
- * frame's first segment
- * ({@link PacketEvent#commitHead}).
+ * Parses enough of a frame for switching: MACs, 802.1Q/802.1ad tags, ARP, IPv4, IPv6 and the L4 offset. It parses
+ * the frame's head (the whole of a short frame, else its first {@link PacketEvent#HEADER_BYTES}), copied out of the
+ * scatter list (a guest may split even the Ethernet header across descriptors) by the source's receive pass or else
+ * here ({@link PacketEvent#takeHead}), and makes that copy the frame's first segment ({@link PacketEvent#commitHead}).
  * <p>
  * Why the commit: the source's buffers stay in its guest's memory until the frame is delivered, and nothing stops a
  * hostile guest from rewriting them from another vCPU in between. Were the head delivered from there, the bytes a
@@ -135,17 +134,10 @@ public final class ClassifyStage implements Stage
         e.packetFlags = flags;
     }
 
-    /**
-     * Copies the frame into the event's head buffer, whole if it is at most {@link PacketEvent#WHOLE_FRAME_BYTES}
-     * long, else its first {@link PacketEvent#HEADER_BYTES}; plain loop, no allocation.
-     */
+    /** The event's head: the one its source copied, else copied here ({@link PacketEvent#takeHead}). */
     static int gatherHead(final PacketEvent e)
     {
-        final int frameLength = e.frameLength;
-        final int copied = e.copyPrefix(e.head.addressOffset(),
-            frameLength <= PacketEvent.WHOLE_FRAME_BYTES ? frameLength : PacketEvent.HEADER_BYTES);
-        e.headLength = copied;
-        return copied;
+        return e.takeHead();
     }
 
     private static long readMac(final UnsafeBuffer head, final int offset)
