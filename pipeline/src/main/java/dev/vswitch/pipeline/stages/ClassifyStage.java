@@ -48,7 +48,7 @@ public final class ClassifyStage implements Stage
     @Override
     public void process(final PacketEvent e)
     {
-        final int headLength = gatherHead(e);
+        final int headLength = e.takeHead();   // the source's copy, else one made here
         if (headLength < ETH_HLEN)
         {
             e.drop(DropReason.RUNT);
@@ -132,12 +132,6 @@ public final class ClassifyStage implements Stage
             }
         }
         e.packetFlags = flags;
-    }
-
-    /** The event's head: the one its source copied, else copied here ({@link PacketEvent#takeHead}). */
-    static int gatherHead(final PacketEvent e)
-    {
-        return e.takeHead();
     }
 
     private static long readMac(final UnsafeBuffer head, final int offset)

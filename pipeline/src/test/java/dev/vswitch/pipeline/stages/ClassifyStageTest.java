@@ -414,13 +414,13 @@ class ClassifyStageTest
     }
 
     @Test
-    void gatherHeadStopsAtFrameLength()
+    void takeHeadStopsAtFrameLength()
     {
         final byte[] frame = ethernet(DST, SRC).etherType(0x0806).arp(1, SRC, 0).bytes();
         final PacketEvent e = OffHeapFrame.split(frame, 7, 7).describe(new PacketEvent(), 0);
         e.head.setMemory(0, PacketEvent.HEADER_BYTES, (byte)0x5A);
 
-        assertEquals(frame.length, ClassifyStage.gatherHead(e));
+        assertEquals(frame.length, e.takeHead());
         assertEquals(frame.length, e.headLength);
         assertArrayEquals(frame, head(e));
         assertEquals((byte)0x5A, e.head.getByte(frame.length), "nothing written past the frame");
