@@ -10,8 +10,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * destination copies from those segments. Only the head is copied into the event ({@link #head}, before any stage
  * runs: a short frame whole, a longer one's first bytes; {@link #copyHead}, {@link #takeHead}), and from classify on
  * the list delivers the head from that copy ({@link #commitHead}): what the stages judged is what every destination
- * gets, whatever the source guest writes into its buffer meanwhile. The rest of a frame longer than the head is copied once, straight from the source's
- * memory to the destination's.
+ * gets, whatever the source guest writes into its buffer meanwhile. The rest of a frame longer than the head is
+ * copied once, straight from the source's memory to the destination's.
  */
 public final class PacketEvent
 {
